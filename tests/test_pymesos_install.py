@@ -92,7 +92,7 @@ def stream_server():
     events: List[Dict[str, Any]] = [
         {"type": "SUBSCRIBED", "subscribed": {"framework_id": {"value": "fw-1"}, "heartbeat_interval_seconds": 15}},
         {"type": "HEARTBEAT"},
-        {"type": "OFFERS", "offers": {"offers": [{"id": {"value": "o-%d" % i}} for i in range(50)]}},
+        {"type": "OFFERS", "offers": {"offers": [{"id": {"value": f"o-{i}"}} for i in range(50)]}},
         {"type": "MESSAGE", "message": {"data": big_value}},
         {"type": "HEARTBEAT"},
     ]

@@ -47,7 +47,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Iterable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 PROJECT = "http-parser"
 VERSION = "0.9.0"
@@ -126,7 +126,8 @@ def sdist_links(page: bytes, content_type: str, page_url: str) -> List[Tuple[str
 
 
 def _open(url: str, accept: Optional[str] = None):
-    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    # Only http(s) index URLs get here: the callers build them from a simple index.
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})  # noqa: S310
     try:
         return urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)  # noqa: S310
     except OSError as exc:
@@ -144,15 +145,13 @@ def fetch_sdist(index_url: str, dest_dir: Path) -> Path:
     with _open(page_url, accept) as response:
         page = response.read()
         content_type = response.headers.get("Content-Type", "")
-    for filename, url in sdist_links(page, content_type, page_url):
-        if filename == SDIST_NAME:
-            break
-    else:
+    links = dict(sdist_links(page, content_type, page_url))
+    if SDIST_NAME not in links:
         raise WheelBuildError(
             f"{SDIST_NAME} is not listed at {page_url}. Point PIP_INDEX_URL at an "
             "index that mirrors PyPI, or pass --sdist with a local copy."
         )
-    url, _, fragment = url.partition("#")
+    url, _, fragment = links[SDIST_NAME].partition("#")
     expected = dict(urllib.parse.parse_qsl(fragment)).get("sha256")
     with _open(url) as response:
         payload = response.read()
@@ -199,22 +198,19 @@ _WHEEL_FILE = (
 )
 
 
-def _sdist_members(sdist: Path) -> Iterable[Tuple[str, bytes]]:
+def _sdist_members(sdist: Path) -> List[Tuple[str, bytes]]:
     """Yield ``(path inside the sdist root, content)`` of regular files."""
     try:
-        archive = tarfile.open(sdist, "r:gz")
+        with tarfile.open(sdist, "r:gz") as archive:
+            members = []
+            for member in archive.getmembers():
+                parts = member.name.split("/", 1)
+                extracted = archive.extractfile(member) if member.isfile() else None
+                if len(parts) == 2 and extracted is not None:
+                    members.append((parts[1], extracted.read()))
     except (OSError, tarfile.TarError) as exc:
         raise WheelBuildError(f"{sdist} is not a readable .tar.gz sdist: {exc}") from exc
-    with archive:
-        for member in archive.getmembers():
-            if not member.isfile():
-                continue
-            parts = member.name.split("/", 1)
-            if len(parts) != 2:
-                continue
-            extracted = archive.extractfile(member)
-            if extracted is not None:
-                yield parts[1], extracted.read()
+    return members
 
 
 def build_wheel(sdist: Path, wheelhouse: Path) -> Path:

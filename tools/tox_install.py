@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_parser_wheel import WheelBuildError, ensure_wheel  # noqa: E402
+from http_parser_wheel import WheelBuildError, ensure_wheel
 
 NEEDS_PURE_WHEEL = sys.version_info >= (3, 11)
 
@@ -41,7 +41,7 @@ def main() -> int:
             return 1
     command = pip_command(sys.argv[1:], wheelhouse)
     sys.stdout.flush()
-    os.execv(command[0], command)
+    os.execv(command[0], command)  # noqa: S606 (our own interpreter, fixed arguments)
     return 0  # not reached
 
 

@@ -159,7 +159,7 @@ class FakeIndex:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/simple/"
 
-    def __enter__(self) -> "FakeIndex":
+    def __enter__(self) -> FakeIndex:
         self.thread.start()
         return self
 
