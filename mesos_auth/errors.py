@@ -1,0 +1,212 @@
+"""The exceptions of mesos-auth, under one root, :class:`MesosAuthError`.
+
+Two families, kept apart as PyJWT and botocore do:
+
+- :class:`ConfigurationError`: *your* setup is wrong (a malformed secret, a key
+  that is not RSA, a principal that differs from the account, plain http in strict
+  mode, no CA bundle). Retrying will not help; the message says what to change.
+  Those that are bad values are also :class:`ValueError`.
+- :class:`IAMError`, :class:`TransportError`, :class:`TokenError`: what happened
+  on the wire or to a token. Some heal on retry (an IAM that is down), some do not
+  (credentials rejected).
+
+Every exception keeps its facts as attributes and builds its message from them. No
+message ever contains a private key, a login token or an authentication token:
+values that could be secret are never passed in.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+
+class MesosAuthError(Exception):
+    """Root of every error raised by mesos-auth."""
+
+
+# --------------------------------------------------------------------------
+# Configuration: fix your setup
+# --------------------------------------------------------------------------
+
+
+class ConfigurationError(MesosAuthError):
+    """The configuration given to mesos-auth is wrong or incomplete."""
+
+
+class CredentialError(ConfigurationError, ValueError):
+    """A service account secret or private key is malformed or unusable.
+
+    ``source`` says where the credential came from (a file path, an environment
+    variable, "arguments"); ``field`` names the offending field when there is one.
+    """
+
+    def __init__(self, problem: str, *, source: str, field: Optional[str] = None, fix: str = "") -> None:
+        self.problem = problem
+        self.source = source
+        self.field = field
+        self.fix = fix
+        where = f"{source}, field {field!r}" if field else source
+        message = f"service account secret from {where}: {problem}"
+        if fix:
+            message += f". {fix}"
+        super().__init__(message)
+
+
+class NoServiceAccountError(ConfigurationError):
+    """A service account is required and none was found in any place looked at."""
+
+    def __init__(self, tried: Sequence[str], *, reason: str = "a service account is required") -> None:
+        self.tried = tuple(tried)
+        places = "; ".join(self.tried) if self.tried else "nowhere"
+        super().__init__(
+            f"{reason}, but none was found (looked at: {places}). Pass service_account=..., "
+            "or set DCOS_SERVICE_ACCOUNT_CREDENTIAL to the secret's JSON, a file:// URL or a path."
+        )
+
+
+class PrincipalMismatchError(ConfigurationError, ValueError):
+    """The framework's Mesos principal differs from the service account's uid."""
+
+    def __init__(self, principal: str, uid: str) -> None:
+        self.principal = principal
+        self.uid = uid
+        super().__init__(
+            f"framework principal {principal!r} does not match the service account {uid!r}: "
+            "in strict mode DC/OS requires them to be equal. Set framework['principal'] to "
+            f"{uid!r} (or leave it unset and it will be filled in), or use the account named {principal!r}."
+        )
+
+
+class SecurityModeError(ConfigurationError, ValueError):
+    """A security mode value is not one of disabled, permissive, strict."""
+
+    def __init__(self, value: str, source: str) -> None:
+        self.value = value
+        self.source = source
+        super().__init__(
+            f"unknown DC/OS security mode {value!r} from {source}: use 'disabled', 'permissive' or 'strict'"
+        )
+
+
+class InsecureTransportError(ConfigurationError):
+    """Strict mode forbids sending credentials over plain http."""
+
+    def __init__(self, url: str, what: str = "a login token") -> None:
+        self.url = url
+        super().__init__(
+            f"refusing to send {what} over plain http to {url} in strict mode (it would travel in clear). "
+            "Use the https:// endpoint of the cluster"
+        )
+
+
+class CABundleError(ConfigurationError):
+    """A CA bundle was named but cannot be used."""
+
+    def __init__(self, path: str, source: str, problem: str) -> None:
+        self.path = path
+        self.source = source
+        self.problem = problem
+        super().__init__(
+            f"CA bundle {path} (from {source}) {problem}. Point ca_bundle or MESOS_AUTH_CA_BUNDLE at the "
+            "cluster's CA certificate file (on DC/OS nodes /run/dcos/pki/CA/ca-bundle.crt)"
+        )
+
+
+# --------------------------------------------------------------------------
+# The IAM, the wire, and tokens
+# --------------------------------------------------------------------------
+
+
+class IAMError(MesosAuthError):
+    """The IAM refused a login or could not be reached in time."""
+
+
+class LoginRejectedError(IAMError):
+    """The IAM answered a login with 400 or 401: retrying will not help.
+
+    ``code``, ``title`` and ``description`` are the IAM's own; ``hint`` is ours.
+    """
+
+    def __init__(
+        self,
+        *,
+        uid: str,
+        endpoint: str,
+        status: int,
+        code: str = "",
+        title: str = "",
+        description: str = "",
+        hint: str = "",
+    ) -> None:
+        self.uid = uid
+        self.endpoint = endpoint
+        self.status = status
+        self.code = code
+        self.title = title
+        self.description = description
+        self.hint = hint
+        said = " - ".join(part for part in (code, title, description) if part) or "no details"
+        message = f"IAM at {endpoint} rejected the login of {uid!r} (HTTP {status}: {said})"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message)
+
+
+class IAMUnavailableError(IAMError):
+    """Every login attempt failed with a retryable error until the deadline."""
+
+    def __init__(self, *, endpoint: str, attempts: int, elapsed: float, last_problem: str) -> None:
+        self.endpoint = endpoint
+        self.attempts = attempts
+        self.elapsed = elapsed
+        self.last_problem = last_problem
+        super().__init__(
+            f"could not log in at {endpoint}: {attempts} attempt(s) over {elapsed:.1f} s failed, "
+            f"the last with {last_problem}. Check that the IAM is up and reachable from here "
+            "(the login_endpoint in the secret), then try again"
+        )
+
+
+class TransportError(MesosAuthError):
+    """A request could not be made: connection refused, timeout, broken stream."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        self.url = url
+        self.problem = problem
+        super().__init__(f"request to {url} failed: {problem}")
+
+
+class TLSVerificationError(TransportError):
+    """The server's certificate is not trusted by the CA bundle in use."""
+
+    def __init__(self, url: str, problem: str, ca_bundle: Optional[str]) -> None:
+        self.ca_bundle = ca_bundle
+        trusted = f"the CA bundle {ca_bundle}" if ca_bundle else "the system's trust store"
+        MesosAuthError.__init__(
+            self,
+            f"the certificate of {url} is not trusted by {trusted} ({problem}). Give the cluster's CA "
+            "bundle with ca_bundle= or MESOS_AUTH_CA_BUNDLE (on DC/OS nodes /run/dcos/pki/CA/ca-bundle.crt)",
+        )
+        self.url = url
+        self.problem = problem
+
+
+class TokenError(MesosAuthError):
+    """An authentication token is unusable."""
+
+
+class InvalidTokenError(TokenError, ValueError):
+    """A token could not be decoded or lacks a claim it must have."""
+
+
+class TokenExpiredError(TokenError):
+    """A token arrived already expired: the local clock and the IAM's disagree."""
+
+    def __init__(self, *, uid: str, expires_at: float, now: float) -> None:
+        self.uid = uid
+        self.expires_at = expires_at
+        self.now = now
+        super().__init__(
+            f"the IAM issued a token for {uid!r} that expired {now - expires_at:.0f} s before it arrived: "
+            "this machine's clock is ahead of the IAM's. Synchronise the clock (NTP) and try again"
+        )
