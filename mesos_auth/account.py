@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 from urllib.parse import unquote, urlsplit
 
 from cryptography.hazmat.primitives import serialization
@@ -204,7 +204,7 @@ class ServiceAccount:
             .decode("ascii")
         )
 
-    def to_info(self) -> dict:
+    def to_info(self) -> Dict[str, str]:
         """The secret as a JSON-ready dict, private key included (PKCS#8, unencrypted).
 
         Meant for writing a secret file with mode 0600; never log the result.

@@ -13,6 +13,7 @@ in the test by :meth:`FakeServer.check`, never lost in a log (pytest-httpserver'
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import socket
@@ -129,7 +130,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Listener
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the fakes keep their own records; nothing goes to stderr
 
     def _dispatch(self) -> None:
@@ -198,10 +199,8 @@ class _Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def verify_request(self, request: Any, client_address: Any) -> bool:
         if self.owner.refusing_connections:
             # An abortive close (RST): the client sees "connection reset", as from a dead host.
-            try:
+            with contextlib.suppress(OSError):
                 request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
             return False
         return True
 
@@ -375,11 +374,7 @@ class FakeServer:
 
 
 def _abort(connection: Any) -> None:
-    try:
+    with contextlib.suppress(OSError):
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         connection.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass

@@ -45,7 +45,9 @@ class TestCA:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self, directory: Optional[Union[str, os.PathLike]] = None, name: str = "mesos-auth test CA") -> None:
+    def __init__(
+        self, directory: Optional[Union[str, os.PathLike[str]]] = None, name: str = "mesos-auth test CA"
+    ) -> None:
         self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="mesos-auth-ca-"))
         self.directory.mkdir(parents=True, exist_ok=True)
         self._key = _new_key()

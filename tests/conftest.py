@@ -1,0 +1,56 @@
+"""Shared fixtures: real RSA keys and secrets made once per session, never committed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Dict
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mesos_auth.account import ServiceAccount
+
+LOGIN_ENDPOINT = "https://master.mesos/acs/api/v1/auth/login"
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def other_rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def pem(key: Any, fmt: str = "pkcs8", passphrase: bytes = b"") -> str:
+    formats = {
+        "pkcs8": serialization.PrivateFormat.PKCS8,
+        "pkcs1": serialization.PrivateFormat.TraditionalOpenSSL,
+    }
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, formats[fmt], encryption).decode()
+
+
+@pytest.fixture
+def secret_info(rsa_key: rsa.RSAPrivateKey) -> Dict[str, str]:
+    return {"scheme": "RS256", "uid": "my-framework", "private_key": pem(rsa_key), "login_endpoint": LOGIN_ENDPOINT}
+
+
+@pytest.fixture
+def account(rsa_key: rsa.RSAPrivateKey) -> ServiceAccount:
+    return ServiceAccount(uid="my-framework", private_key=rsa_key, login_endpoint=LOGIN_ENDPOINT)
+
+
+@pytest.fixture
+def write_secret(tmp_path: Path) -> Callable[..., Path]:
+    def write(info: Any, name: str = "secret.json") -> Path:
+        path = tmp_path / name
+        path.write_text(info if isinstance(info, str) else json.dumps(info))
+        return path
+
+    return write
