@@ -29,7 +29,7 @@ from mesos_auth.errors import (
 )
 from mesos_auth.iam import IAMClient
 from mesos_auth.login_token import make_login_token
-from mesos_auth.requests_auth import DCOSAuth
+from mesos_auth.requests_auth import DCOSAuth, DCOSSession
 from mesos_auth.retry import RetryPolicy
 from mesos_auth.security_mode import SecurityMode, detect_security_mode
 from mesos_auth.tokens import TokenInfo, TokenProvider
@@ -41,6 +41,7 @@ __all__ = [
     "ConfigurationError",
     "CredentialError",
     "DCOSAuth",
+    "DCOSSession",
     "IAMClient",
     "IAMError",
     "IAMUnavailableError",

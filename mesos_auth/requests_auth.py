@@ -1,6 +1,6 @@
 """DCOSAuth: a ``requests`` auth for a service's own calls to DC/OS APIs.
 
-    session.auth = DCOSAuth(provider)
+    session = DCOSSession(provider)          # or: session.auth = DCOSAuth(provider)
     session.get("https://master.mesos/service/marathon/v2/apps")
 
 It sets ``Authorization: token=<JWT>`` on every request (computed per request,
@@ -11,11 +11,12 @@ itself, so there is no shared state between threads and no loop.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
 
+from mesos_auth.ca import CABundleLike, resolve_ca_bundle
 from mesos_auth.errors import InsecureTransportError
 from mesos_auth.security_mode import SecurityMode
 from mesos_auth.tokens import TokenProvider
@@ -65,3 +66,31 @@ class DCOSAuth(requests.auth.AuthBase):
         new_response.history.append(response)
         new_response.request = retry
         return new_response
+
+
+class DCOSSession(requests.Session):
+    """A ``requests.Session`` with :class:`DCOSAuth` and the cluster's CA bundle.
+
+    It verifies TLS with the same CA bundle as the provider's IAM client (or
+    ``ca_bundle``), and, unlike a plain session, keeps that bundle even when
+    ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` is set in the environment (plain
+    requests lets those override ``session.verify``; psf/requests#3829).
+    """
+
+    def __init__(self, provider: TokenProvider, *, ca_bundle: CABundleLike = None) -> None:
+        super().__init__()
+        self.auth = DCOSAuth(provider)
+        bundle = resolve_ca_bundle(ca_bundle) if ca_bundle is not None else provider.iam.ca_bundle
+        self.verify = bundle.verify
+
+    def merge_environment_settings(
+        self,
+        url: Optional[str],
+        proxies: Mapping[str, Any],
+        stream: Optional[bool],
+        verify: Union[bool, str, None],
+        cert: Any,
+    ) -> Any:
+        if verify is None and self.verify is not True:
+            verify = self.verify
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
