@@ -85,9 +85,7 @@ class ServiceAccount:
             )
         for name in (*REQUIRED_FIELDS, "scheme"):
             if name in info and not isinstance(info[name], str):
-                raise CredentialError(
-                    f"must be a string, not {type(info[name]).__name__}", source=source, field=name
-                )
+                raise CredentialError(f"must be a string, not {type(info[name]).__name__}", source=source, field=name)
         scheme = info.get("scheme") or "RS256"
         _check_scheme(scheme, source)
         key = load_private_key(info["private_key"], passphrase=passphrase, source=source)
@@ -138,9 +136,7 @@ class ServiceAccount:
         return cls(uid=uid, private_key=key, login_endpoint=login_endpoint, scheme=scheme, source=source)
 
     @classmethod
-    def from_env(
-        cls, environ: Optional[Mapping[str, str]] = None, *, passphrase: Passphrase = None
-    ) -> ServiceAccount:
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None, *, passphrase: Passphrase = None) -> ServiceAccount:
         """Build from ``DCOS_SERVICE_ACCOUNT_CREDENTIAL``: inline JSON, ``file://`` URL or path.
 
         A relative path is looked for in the working directory, then in

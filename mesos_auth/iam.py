@@ -76,8 +76,7 @@ def login_hint(status: int, code: str, description: str) -> str:
         return f"check the login_endpoint in the secret: it should end with {LOGIN_PATH}"
     if "unknown" in text or "does not exist" in text or "not found" in text:
         return (
-            "the service account does not exist on this cluster: create it "
-            "(dcos security org service-accounts create)"
+            "the service account does not exist on this cluster: create it (dcos security org service-accounts create)"
         )
     if "signature" in text or "public key" in text:
         return (
@@ -263,8 +262,7 @@ class IAMClient:
                 token = None
             if not isinstance(token, str) or not token:
                 raise IAMProtocolError(
-                    f"the IAM at {url} answered 200 without a token: is login_endpoint the IAM's "
-                    f"{LOGIN_PATH}?"
+                    f"the IAM at {url} answered 200 without a token: is login_endpoint the IAM's {LOGIN_PATH}?"
                 )
             return token
         if status == 429 or status >= 500:

@@ -11,7 +11,7 @@ itself, so there is no shared state between threads and no loop.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Union
+from typing import Any, MutableMapping, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
@@ -85,8 +85,8 @@ class DCOSSession(requests.Session):
 
     def merge_environment_settings(
         self,
-        url: Optional[str],
-        proxies: Mapping[str, Any],
+        url: Union[str, bytes, None],
+        proxies: Optional[MutableMapping[str, str]],
         stream: Optional[bool],
         verify: Union[bool, str, None],
         cert: Any,

@@ -30,9 +30,7 @@ def pem(key: Any, fmt: str = "pkcs8", passphrase: bytes = b"") -> str:
         "pkcs8": serialization.PrivateFormat.PKCS8,
         "pkcs1": serialization.PrivateFormat.TraditionalOpenSSL,
     }
-    encryption = (
-        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
-    )
+    encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     return key.private_bytes(serialization.Encoding.PEM, formats[fmt], encryption).decode()
 
 

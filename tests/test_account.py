@@ -184,9 +184,11 @@ MALFORMED = {
 
 def _public_pem(info: dict) -> str:
     key = serialization.load_pem_private_key(info["private_key"].encode(), None)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))

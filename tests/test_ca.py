@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mesos_auth import CABundleError, resolve_ca_bundle
@@ -28,7 +30,7 @@ def test_environment_variable(ca, tmp_path) -> None:
 def test_task_sandbox_location(ca, tmp_path) -> None:
     ssl_dir = tmp_path / "sandbox" / ".ssl"
     ssl_dir.mkdir(parents=True)
-    (ssl_dir / "ca-bundle.crt").write_bytes(open(ca.ca_bundle, "rb").read())
+    (ssl_dir / "ca-bundle.crt").write_bytes(Path(ca.ca_bundle).read_bytes())
     bundle = resolve_ca_bundle(environ={"MESOS_SANDBOX": str(tmp_path / "sandbox")}, node_bundle=tmp_path / "n")
     assert bundle.path == str(ssl_dir / "ca-bundle.crt") and "sandbox" in bundle.source
 

@@ -27,7 +27,9 @@ def test_explicit_forms(secret_info, write_secret, form) -> None:
 def test_pieces(rsa_key, tmp_path) -> None:
     key_file = tmp_path / "key.pem"
     key_file.write_text(pem(rsa_key))
-    resolution = resolve_service_account(uid="svc", private_key_file=key_file, login_endpoint=LOGIN_ENDPOINT, environ={})
+    resolution = resolve_service_account(
+        uid="svc", private_key_file=key_file, login_endpoint=LOGIN_ENDPOINT, environ={}
+    )
     assert resolution.account is not None and resolution.account.uid == "svc"
 
 

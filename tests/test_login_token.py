@@ -76,5 +76,7 @@ def test_lifetimes_the_iam_would_refuse_are_refused(account, lifetime) -> None:
 
 
 def test_the_maximum_lifetime_is_allowed(account) -> None:
-    _, claims = verify_rs256(make_login_token(account, lifetime=600, clock=lambda: 100), account.private_key.public_key())
+    _, claims = verify_rs256(
+        make_login_token(account, lifetime=600, clock=lambda: 100), account.private_key.public_key()
+    )
     assert claims["exp"] == 700

@@ -191,10 +191,7 @@ def _metadata(version: str) -> str:
 
 
 _WHEEL_FILE = (
-    "Wheel-Version: 1.0\n"
-    "Generator: mesos-auth tools/http_parser_wheel.py\n"
-    "Root-Is-Purelib: true\n"
-    "Tag: py3-none-any\n"
+    "Wheel-Version: 1.0\nGenerator: mesos-auth tools/http_parser_wheel.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
 )
 
 

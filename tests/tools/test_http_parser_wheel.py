@@ -230,5 +230,3 @@ def test_tox_install_adds_the_wheelhouse_only_where_needed(tmp_path: Path) -> No
     assert command[:4] == [sys.executable, "-m", "pip", "install"]
     assert ("--find-links" in command) == (sys.version_info >= (3, 11))
     assert command[-1] == "pymesos"
-
-
