@@ -5,6 +5,7 @@ contract, usable with or without pytest.
 """
 
 from mesos_auth.testing.errors import TokenRejected
+from mesos_auth.testing.iam import FakeIAM, IAMEvent
 from mesos_auth.testing.tls import TestCA
 
-__all__ = ["TestCA", "TokenRejected"]
+__all__ = ["FakeIAM", "IAMEvent", "TestCA", "TokenRejected"]

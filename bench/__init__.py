@@ -1,0 +1,1 @@
+"""Benchmarks: run them all with ./scripts/bench (or `python -m bench`)."""
