@@ -210,3 +210,71 @@ class TokenExpiredError(TokenError):
             f"the IAM issued a token for {uid!r} that expired {now - expires_at:.0f} s before it arrived: "
             "this machine's clock is ahead of the IAM's. Synchronise the clock (NTP) and try again"
         )
+
+
+# --------------------------------------------------------------------------
+# The Mesos master
+# --------------------------------------------------------------------------
+
+
+class NotConnectedError(MesosAuthError, RuntimeError):
+    """A call was made while the driver is not subscribed (pymesos raised RuntimeError)."""
+
+    def __init__(self, call: str = "call") -> None:
+        self.call = call
+        super().__init__(f"cannot send {call}: the driver is not subscribed to a master yet")
+
+
+class MasterCallError(MesosAuthError, RuntimeError):
+    """The master refused a call (non-2xx). ``status``, ``call`` and ``message`` hold the facts.
+
+    Also a RuntimeError, which is what pymesos raised, so existing handlers keep working.
+    """
+
+    def __init__(self, status: int, call: str, message: str, *, master: str = "") -> None:
+        self.status = status
+        self.call = call
+        self.message = message
+        self.master = master
+        where = f" at {master}" if master else ""
+        super().__init__(f"master{where} answered {call} with HTTP {status}: {message or 'no details'}")
+
+
+class SubscriptionRefusedError(MesosAuthError):
+    """The master refused the framework for good (a 400 on SUBSCRIBE or an ERROR event)."""
+
+    def __init__(self, message: str, *, status: int = 0, master: str = "") -> None:
+        self.message = message
+        self.status = status
+        self.master = master
+        how = f"HTTP {status}" if status else "an ERROR event"
+        super().__init__(f"master {master} refused the framework with {how}: {message}")
+
+
+class PermissionRefusedError(SubscriptionRefusedError):
+    """The principal is not allowed to do what the framework asked (e.g. register with a role)."""
+
+    def __init__(self, message: str, *, master: str = "", principal: str = "") -> None:
+        self.principal = principal
+        super().__init__(message, master=master)
+        self.args = (
+            f"master {master} refused the framework: {message}. Grant the service account "
+            f"{principal!r} the permission it lacks (e.g. dcos:mesos:master:framework:role:<role> create), "
+            "or register with a role it may use",
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class AuthenticationFailedError(MesosAuthError):
+    """The master keeps answering 401 although fresh credentials were sent."""
+
+    def __init__(self, master: str, detail: str) -> None:
+        self.master = master
+        self.detail = detail
+        super().__init__(f"master {master} refused our credentials (HTTP 401): {detail}")
+
+
+class MasterUnreachableError(TransportError):
+    """No master could be subscribed to within the driver's timeout."""

@@ -1,0 +1,95 @@
+"""Master addresses: what pymesos accepts, plus schemes and IPv6 it does not.
+
+pymesos takes ``host[:port]`` (5050 added) or ``zk://...``. A DC/OS framework
+also meets ``https://leader.mesos:5050`` (strict clusters require TLS to the
+master) and ``http://...``. This module parses all of them into one value that
+knows its scheme, and resolves the protocol-relative ``Location`` of a 307 from
+a non-leading master without ever downgrading https to http.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import urlsplit
+
+from mesos_auth.errors import ConfigurationError
+
+DEFAULT_PORT = 5050
+ZOOKEEPER_SCHEMES = ("zk://", "zoo://")
+
+
+@dataclass(frozen=True)
+class MasterAddress:
+    """One master: ``scheme`` (http or https), ``host`` and ``port``."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def netloc(self) -> str:
+        """``host:port`` as pymesos keeps it (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.netloc}"
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "https"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def is_zookeeper(uri: str) -> bool:
+    return uri.startswith(ZOOKEEPER_SCHEMES)
+
+
+def parse_master(uri: str, default_scheme: str = "http") -> MasterAddress:
+    """Parse ``host``, ``host:port``, ``[v6]:port`` or ``http(s)://host[:port][/]``."""
+    text = uri.strip()
+    if not text:
+        raise ConfigurationError("the master URI is empty: give host:port, https://host:port or zk://...")
+    if is_zookeeper(text):
+        raise ConfigurationError(f"{uri!r} is a ZooKeeper URI, not the address of one master")
+    if "://" not in text:
+        text = f"{default_scheme}://{text}"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise ConfigurationError(f"master URI {uri!r} has scheme {parts.scheme!r}: use http, https or zk")
+    if parts.path not in ("", "/"):
+        raise ConfigurationError(
+            f"master URI {uri!r} has a path ({parts.path}): give the master's address only; "
+            "the scheduler API is always at /api/v1/scheduler"
+        )
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise ConfigurationError(f"master URI {uri!r} has an invalid port") from None
+    if not parts.hostname:
+        raise ConfigurationError(f"master URI {uri!r} has no host")
+    return MasterAddress(parts.scheme, parts.hostname, port)
+
+
+def follow_redirect(current: MasterAddress, location: Optional[str]) -> MasterAddress:
+    """The master a ``307`` points to; a protocol-relative location keeps our scheme.
+
+    A location that would move from https to http is refused: the token would
+    then travel in clear.
+    """
+    if not location:
+        raise ConfigurationError(f"master {current} answered 307 without a Location")
+    if location.startswith("//"):
+        target = parse_master(f"{current.scheme}:{location.split('/api/', 1)[0]}")
+    elif "://" in location:
+        parts = urlsplit(location)
+        target = parse_master(f"{parts.scheme}://{parts.netloc}")
+    else:
+        target = parse_master(location.split("/api/", 1)[0], default_scheme=current.scheme)
+    if current.tls and not target.tls:
+        target = MasterAddress("https", target.host, target.port)
+    return target
