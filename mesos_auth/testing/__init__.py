@@ -6,6 +6,7 @@ contract, usable with or without pytest.
 
 from mesos_auth.testing.errors import TokenRejected
 from mesos_auth.testing.iam import FakeIAM, IAMEvent
+from mesos_auth.testing.master import FakeMaster
 from mesos_auth.testing.tls import TestCA
 
-__all__ = ["FakeIAM", "IAMEvent", "TestCA", "TokenRejected"]
+__all__ = ["FakeIAM", "FakeMaster", "IAMEvent", "TestCA", "TokenRejected"]

@@ -1,0 +1,696 @@
+"""A fake Mesos master: the v1 scheduler HTTP API over real HTTP(S) on 127.0.0.1.
+
+:class:`FakeMaster` answers ``POST /api/v1/scheduler`` as a Mesos master behind a
+DC/OS security mode does (``docs/contract.md``, sections 4, 6 and 7): SUBSCRIBE
+opens a chunked RecordIO event stream (SUBSCRIBED, HEARTBEATs, OFFERS from fake
+agents, UPDATEs of launched tasks, ERRORs), and the other calls (ACCEPT, DECLINE,
+KILL, ACKNOWLEDGE, RECONCILE, REVIVE, SUPPRESS, MESSAGE, TEARDOWN) act on it.
+``GET /version`` answers without authentication, as a real master's does.
+
+A request goes through the master's checks in the contract's order, and the first
+one that fails answers:
+
+1. an injected failure (:meth:`FakeMaster.fail_next_calls`);
+2. not the leader: 307 to the leader (protocol-relative ``Location``), or 503;
+3. still recovering: 503;
+4. authentication, per security mode: 401 with ``WWW-Authenticate``;
+5. not POST: 405; no Content-Type: 400; not JSON: 415;
+6. a body that does not parse or validate: 400 with Mesos' text;
+7. SUBSCRIBE: ``Accept`` not allowing JSON 406, a ``Mesos-Stream-Id`` header 400,
+   then a 200 stream (refusals such as "Framework has been removed" or a failed
+   authorization arrive on it as an ERROR event before it closes);
+   other calls: unknown framework 400, principal mismatch 400, framework not
+   subscribed 403, missing or stale ``Mesos-Stream-Id`` 400, then 202.
+
+The cluster model (frameworks, agents, offers, tasks) is in ``_master_cluster``;
+the event streams in ``_master_streams``; authentication in ``_master_auth``;
+body validation in ``_master_calls``; timed work in ``_master_timers``. Tests
+read what happened from thread-safe snapshots (:attr:`~FakeMaster.frameworks`,
+:attr:`~FakeMaster.requests`, :attr:`~FakeMaster.tasks`, ...) and wait for states
+with :meth:`~FakeMaster.wait_for`; faults are injected by name, as kazoo's harness
+does. Where no public source settles a detail, the choice is marked "(unverified)".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar, Union
+
+from mesos_auth.testing._master_auth import (
+    ANONYMOUS_PRINCIPAL,
+    DISABLED,
+    STRICT,
+    Authenticator,
+    AuthOutcome,
+    TokenVerifier,
+    mask_headers,
+)
+from mesos_auth.testing._master_auth import security_mode as normalise_security_mode
+from mesos_auth.testing._master_calls import (
+    VALIDATE_PREFIX,
+    BadCall,
+    id_value,
+    parse_call,
+    peek_call_type,
+    principal_mismatch,
+    validate_call,
+)
+from mesos_auth.testing._master_cluster import SUBSCRIBED, Cluster, FrameworkState, framework_roles
+from mesos_auth.testing._master_records import (
+    AgentRecord,
+    FrameworkRecord,
+    OfferRecord,
+    RecordedRequest,
+    StreamRecord,
+    TaskRecord,
+)
+from mesos_auth.testing._master_resources import AgentsOption, AgentSpec, agent_specs
+from mesos_auth.testing._master_streams import StreamHub
+from mesos_auth.testing._master_timers import Clock, ManualClock, TimerThread, default_clock
+from mesos_auth.testing._server import Answer, FakeServer, Request, Response, Streaming, TLSOption
+
+__all__ = [
+    "ANONYMOUS_PRINCIPAL",
+    "DEFAULT_TASK_STATES",
+    "MESOS_VERSION",
+    "SCHEDULER_PATH",
+    "AgentRecord",
+    "AgentSpec",
+    "FakeMaster",
+    "FrameworkRecord",
+    "ManualClock",
+    "OfferRecord",
+    "RecordedRequest",
+    "StreamRecord",
+    "TaskRecord",
+]
+
+SCHEDULER_PATH = "/api/v1/scheduler"
+VERSION_PATH = "/version"
+
+#: The Mesos release the fake claims to be (DC/OS 2.x ships Mesos 1.11); pymesos
+#: reads it from /version to decide on the GPU_RESOURCES capability.
+MESOS_VERSION = "1.11.0"
+_VERSION_INFO = {
+    "version": MESOS_VERSION,
+    "build_date": "2020-11-19 10:00:00",
+    "build_time": 1605780000.0,
+    "build_user": "fake-mesos",
+    "git_sha": "0" * 40,
+    "git_tag": MESOS_VERSION,
+}
+
+DEFAULT_TASK_STATES = ("TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED")
+
+#: 127.0.0.1 as Mesos puts it in ``MasterInfo.ip``: the address in network byte
+#: order read as a little-endian uint32.
+_LOOPBACK_IP = 16777343
+
+_JSON = "application/json"
+_LEADER = "leader"
+_FOLLOWER = "follower"
+_NO_LEADER = "none"
+
+T = TypeVar("T")
+
+
+@dataclass
+class _InjectedFailure:
+    remaining: int
+    status: int
+    body: str
+    call_types: Optional[Set[str]]
+
+    def matches(self, call_type: Optional[str]) -> bool:
+        return self.call_types is None or call_type in self.call_types
+
+
+class _Exchange:
+    """What the checks learn about one scheduler request as it goes through them."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.call_type = peek_call_type(request.body) if request.path == SCHEDULER_PATH else None
+        self.call: Optional[Dict[str, Any]] = None
+        self.auth: Optional[AuthOutcome] = None
+
+    @property
+    def principal(self) -> Optional[str]:
+        return self.auth.principal if self.auth is not None else None
+
+
+class FakeMaster(FakeServer):
+    """A Mesos master with fake agents, for tests; a context manager, usable without pytest.
+
+    ``security_mode``: ``"disabled"``, ``"permissive"`` or ``"strict"`` (or a str
+    enum with those values). ``iam``: anything with ``verify_token(token) -> uid``
+    raising :class:`~mesos_auth.testing.errors.TokenRejected` (a ``FakeIAM``).
+    ``basic_auth``: principal -> secret, plain Mesos HTTP Basic authentication.
+    ``grants``: principal -> roles it may register with, enforced in strict mode
+    only (None: everything allowed). ``agents``: a count of default agents or a
+    list of :class:`AgentSpec` / dicts (``cpus``, ``mem``, ``disk``). Each launched
+    task goes through ``task_states``, all at once or, with ``task_state_delay``,
+    one state per delay. ``failover_timeout`` overrides the frameworks' own
+    (``FrameworkInfo.failover_timeout``, 0 when unset, as in Mesos).
+    ``offer_refuse_seconds`` is the filter of a DECLINE without ``filters``.
+    ``clock`` times filters, failover timeouts and task delays (heartbeats use
+    real time): pass a :class:`ManualClock` to move it by hand.
+    """
+
+    def __init__(
+        self,
+        *,
+        security_mode: Any = DISABLED,
+        iam: Optional[TokenVerifier] = None,
+        tls: TLSOption = None,
+        plain_http: bool = True,
+        heartbeat_interval: float = 15.0,
+        agents: AgentsOption = 1,
+        task_states: Sequence[str] = DEFAULT_TASK_STATES,
+        task_state_delay: float = 0.0,
+        failover_timeout: Optional[float] = None,
+        grants: Optional[Mapping[str, Sequence[str]]] = None,
+        basic_auth: Optional[Mapping[str, str]] = None,
+        offer_refuse_seconds: float = 5.0,
+        clock: Optional[Clock] = None,
+    ) -> None:
+        mode = normalise_security_mode(security_mode)
+        if mode == STRICT and iam is None and basic_auth is None:
+            raise ValueError("a strict master needs an iam (or basic_auth) to authenticate anyone")
+        if heartbeat_interval <= 0:
+            raise ValueError("heartbeat_interval must be positive")
+        super().__init__(tls=tls, plain_http=plain_http)
+        self.security_mode = mode
+        self.iam = iam
+        self.heartbeat_interval = float(heartbeat_interval)
+        self.master_id = str(uuid.uuid4())
+        self._grants = {p: list(roles) for p, roles in grants.items()} if grants is not None else None
+        self._authenticator = Authenticator(mode, iam, basic_auth)
+        self._clock: Clock = clock or default_clock
+        self._changed = threading.Condition(threading.RLock())
+        self._timers = TimerThread(self._clock, name="FakeMaster-timers", on_error=self.record_error)
+        self._cluster = Cluster(
+            master_id=self.master_id,
+            agents=agent_specs(agents),
+            task_states=task_states,
+            task_state_delay=task_state_delay,
+            failover_timeout=failover_timeout,
+            offer_refuse_seconds=offer_refuse_seconds,
+            heartbeat_interval=self.heartbeat_interval,
+            clock=self._clock,
+            schedule=self._schedule,
+        )
+        self._hub = StreamHub(self._changed, self.heartbeat_interval, self._cluster.stream_lost, self.record_error)
+        self._requests: List[RecordedRequest] = []
+        self._failures: List[_InjectedFailure] = []
+        self._leadership = _LEADER
+        self._leader: Optional[Union[FakeMaster, str]] = None
+        self._recovering = False
+
+    def __repr__(self) -> str:
+        return f"<FakeMaster {self.security_mode} {self.url}>"
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def start(self) -> FakeMaster:
+        if not self._started:
+            self._timers.start()
+            if isinstance(self._clock, ManualClock):
+                self._clock.add_listener(self.tick)
+        super().start()
+        return self
+
+    def __enter__(self) -> FakeMaster:
+        return self.start()
+
+    def before_stop(self) -> None:
+        """End every stream cleanly and stop the timer thread, so that no thread lingers."""
+        with self._changed:
+            self._hub.stopping = True
+            self._changed.notify_all()
+        if isinstance(self._clock, ManualClock):
+            self._clock.remove_listener(self.tick)
+        self._timers.stop()
+        self._hub.join(timeout=5.0)
+
+    def reset(self) -> None:
+        """Back to a fresh master (for a fake shared by many tests): streams ended,
+        frameworks, tasks, offers, records, errors and faults forgotten, agents whole again."""
+        with self._changed:
+            self._hub.finish_all()
+            self._cluster.reset()
+            self._timers.clear()
+            self._requests.clear()
+            self._failures.clear()
+            self._hub.silent = False
+            self._leadership = _LEADER
+            self._leader = None
+            self._recovering = False
+            self._changed.notify_all()
+        self.come_up()
+        self._hub.join(timeout=5.0)
+        self._hub.forget_ended()
+        with self._lock:
+            self.errors.clear()
+            self.tls_failures.clear()
+
+    # -- addresses ---------------------------------------------------------------------
+
+    def port(self, scheme: str = "http") -> int:
+        """The port of the ``scheme`` listener (of the other one when there is none)."""
+        listener = self._listeners.get(scheme) or next(iter(self._listeners.values()))
+        return int(listener.server_address[1])
+
+    _port = port  # the name early callers used
+
+    @property
+    def plain_http(self) -> bool:
+        """Whether a plain-http listener is open (besides https, or alone)."""
+        return "http" in self._listeners
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:<port>`` of the plain-http listener (https if none): pymesos' ``master``."""
+        return f"127.0.0.1:{self.port('http')}"
+
+    @property
+    def scheduler_url(self) -> str:
+        return self.url + SCHEDULER_PATH
+
+    def _master_info(self, scheme: str) -> Dict[str, Any]:
+        port = self.port(scheme)
+        return {
+            "id": self.master_id,
+            "ip": _LOOPBACK_IP,
+            "port": port,
+            "pid": f"master@127.0.0.1:{port}",
+            "hostname": "127.0.0.1",
+            "version": MESOS_VERSION,
+            "address": {"hostname": "127.0.0.1", "ip": "127.0.0.1", "port": port},
+        }
+
+    # -- leadership -------------------------------------------------------------------
+
+    def set_leader(self, leader: Union[FakeMaster, str]) -> None:
+        """Become a non-leader that redirects (307) to ``leader`` (a FakeMaster or ``host:port``).
+
+        A leading master that loses leadership exits in Mesos: its streams drop.
+        """
+        with self._changed:
+            was_leader = self._leadership == _LEADER
+            self._leadership = _FOLLOWER
+            self._leader = leader
+            self._changed.notify_all()
+        if was_leader:
+            self.drop_streams()
+
+    follow = set_leader
+
+    def set_no_leader(self) -> None:
+        """No leader known: every scheduler call gets 503."""
+        with self._changed:
+            was_leader = self._leadership == _LEADER
+            self._leadership = _NO_LEADER
+            self._leader = None
+            self._changed.notify_all()
+        if was_leader:
+            self.drop_streams()
+
+    def become_leader(self) -> None:
+        with self._changed:
+            self._leadership = _LEADER
+            self._leader = None
+            self._changed.notify_all()
+
+    def set_recovering(self, recovering: bool = True) -> None:
+        """A leader that has not finished recovery answers 503."""
+        with self._changed:
+            self._recovering = recovering
+            self._changed.notify_all()
+
+    def _leader_location(self, scheme: str) -> str:
+        leader = self._leader
+        hostport = f"127.0.0.1:{leader.port(scheme)}" if isinstance(leader, FakeMaster) else str(leader)
+        return f"//{hostport}{SCHEDULER_PATH}"
+
+    # -- faults ------------------------------------------------------------------------
+
+    def fail_next_calls(
+        self, n: int = 1, status: int = 503, body: str = "", *, call_types: Optional[Iterable[str]] = None
+    ) -> None:
+        """Answer the next ``n`` scheduler requests (of ``call_types``, if given) with ``status``."""
+        kinds = {kind.upper() for kind in call_types} if call_types is not None else None
+        with self._changed:
+            self._failures.append(_InjectedFailure(n, status, body, kinds))
+
+    def drop_streams(self) -> int:
+        """Close every event stream abruptly (no closing chunk); frameworks become disconnected."""
+        with self._changed:
+            streams = self._hub.open_streams()
+            for stream in streams:
+                stream.drop()
+                self._cluster.stream_lost(stream)
+            self._changed.notify_all()
+        return len(streams)
+
+    def go_down(self) -> None:
+        self.drop_streams()
+        super().go_down()
+
+    def go_silent(self) -> None:
+        """Keep streams open but write nothing (no heartbeats, events held): a hung master."""
+        with self._changed:
+            self._hub.silent = True
+            self._changed.notify_all()
+
+    def speak(self) -> None:
+        """End :meth:`go_silent`: held events are written, heartbeats resume."""
+        with self._changed:
+            self._hub.silent = False
+            self._changed.notify_all()
+
+    def rescind_offers(self, framework_id: Optional[str] = None) -> int:
+        """Take back outstanding offers with RESCIND events; the resources are offered anew."""
+        with self._changed:
+            count = self._cluster.rescind_offers(framework_id)
+            self._cluster.allocate()
+            self._changed.notify_all()
+        return count
+
+    # -- time ----------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Run timed work that fell due (call after moving a hand-made clock)."""
+        self._timers.poke()
+
+    def _schedule(self, delay: float, action: Callable[[], None]) -> None:
+        def locked() -> None:
+            with self._changed:
+                action()
+                self._changed.notify_all()
+
+        self._timers.call_later(delay, locked)
+
+    # -- introspection -------------------------------------------------------------------
+
+    @property
+    def frameworks(self) -> Dict[str, FrameworkRecord]:
+        with self._changed:
+            return self._cluster.framework_records()
+
+    @property
+    def tasks(self) -> Dict[str, List[str]]:
+        """Task id -> every state it went through, from ``TASK_STAGING`` on."""
+        with self._changed:
+            return {tid: list(record.states) for tid, record in self._cluster.task_records().items()}
+
+    @property
+    def task_records(self) -> Dict[str, TaskRecord]:
+        with self._changed:
+            return self._cluster.task_records()
+
+    @property
+    def offers(self) -> Dict[str, OfferRecord]:
+        """Outstanding offers: made and neither accepted, declined nor rescinded."""
+        with self._changed:
+            return self._cluster.offer_records()
+
+    @property
+    def agents(self) -> Dict[str, AgentRecord]:
+        with self._changed:
+            return self._cluster.agent_records()
+
+    @property
+    def requests(self) -> List[RecordedRequest]:
+        with self._changed:
+            return list(self._requests)
+
+    @property
+    def streams(self) -> Dict[str, StreamRecord]:
+        return self._hub.records()
+
+    @property
+    def messages(self) -> List[Dict[str, Any]]:
+        """MESSAGE calls' payloads, with the sender's ``framework_id``."""
+        with self._changed:
+            return [dict(m) for m in self._cluster.messages]
+
+    def calls_of_type(self, call_type: str) -> List[RecordedRequest]:
+        kind = call_type.upper()
+        return [r for r in self.requests if r.call_type == kind]
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 30.0, what: str = "") -> T:
+        """Wait until ``predicate()`` is truthy and return it; TimeoutError after ``timeout``.
+
+        Wakes on every change of the master's state (and at least every 0.25 s, for
+        predicates about things the master does not see).
+        """
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                result = predicate()
+                if result:
+                    return result
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    errors = "; server errors: " + " | ".join(self.errors) if self.errors else ""
+                    raise TimeoutError(f"{what or predicate!r} not true after {timeout} s{errors}")
+                self._changed.wait(min(remaining, 0.25))
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Answer:
+        exchange = _Exchange(request)
+        if request.path == VERSION_PATH:
+            answer: Answer = self._version(request)
+        elif request.path == SCHEDULER_PATH:
+            answer = self._scheduler(exchange)
+        else:
+            answer = Response.text(404, "")
+        self._record(exchange, answer)
+        return answer
+
+    @staticmethod
+    def _version(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return Response.text(405, f"Expecting one of {{ 'GET' }}, but received '{request.method}'")
+        return Response.json(200, _VERSION_INFO)
+
+    def _record(self, exchange: _Exchange, answer: Answer) -> None:
+        request = exchange.request
+        stream_id = request.header("Mesos-Stream-Id")
+        if isinstance(answer, Streaming):
+            stream_id = dict(answer.headers).get("Mesos-Stream-Id", stream_id)
+        auth = exchange.auth
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            scheme=request.scheme,
+            call_type=exchange.call_type,
+            status=answer.status,
+            headers=mask_headers(request.headers),
+            call=exchange.call,
+            principal=auth.recorded_as if auth is not None and auth.ok else None,
+            stream_id=stream_id,
+        )
+        with self._changed:
+            self._requests.append(record)
+            self._changed.notify_all()
+
+    def _scheduler(self, exchange: _Exchange) -> Answer:
+        checks: Tuple[Callable[[_Exchange], Optional[Answer]], ...] = (
+            self._check_injected_failure,
+            self._check_leadership,
+            self._check_recovery,
+            self._check_authentication,
+            self._check_method,
+            self._check_content_type,
+            self._check_body,
+        )
+        for check in checks:
+            answer = check(exchange)
+            if answer is not None:
+                return answer
+        call, auth = exchange.call, exchange.auth
+        if call is None or auth is None:  # pragma: no cover - the checks above set both
+            raise RuntimeError("a scheduler request passed the checks without a call")
+        if call["type"] == "SUBSCRIBE":
+            return self._subscribe(exchange.request, call, auth)
+        return self._call(exchange.request, call, auth)
+
+    # The checks, in the contract's order; each answers or lets the request through.
+
+    def _check_injected_failure(self, exchange: _Exchange) -> Optional[Answer]:
+        # (unverified: a test fault, not Mesos) First of all, so that a test can fail
+        # any scheduler request, even one a non-leader would redirect.
+        with self._changed:
+            for failure in self._failures:
+                if failure.remaining > 0 and failure.matches(exchange.call_type):
+                    failure.remaining -= 1
+                    self._failures = [f for f in self._failures if f.remaining > 0]
+                    return Response.text(failure.status, failure.body)
+        return None
+
+    def _check_leadership(self, exchange: _Exchange) -> Optional[Answer]:
+        with self._changed:
+            if self._leadership == _FOLLOWER:
+                location = self._leader_location(exchange.request.scheme)
+                return Response(307, b"", [("Location", location)])
+            if self._leadership == _NO_LEADER:
+                return Response.text(503, "No leader elected")
+        return None
+
+    def _check_recovery(self, exchange: _Exchange) -> Optional[Answer]:
+        with self._changed:
+            if self._recovering:
+                return Response.text(503, "Master has not finished recovery")
+        return None
+
+    def _check_authentication(self, exchange: _Exchange) -> Optional[Answer]:
+        # Outside the lock: the verifier is someone else's code.
+        exchange.auth = self._authenticator.authenticate(exchange.request.header("Authorization"))
+        if exchange.auth.ok:
+            return None
+        challenges = [("WWW-Authenticate", challenge) for challenge in self._authenticator.challenges]
+        # (unverified) The body of the 401: libprocess' "Unauthorized." style, no detail.
+        return Response.text(401, "Unauthorized.", challenges)
+
+    @staticmethod
+    def _check_method(exchange: _Exchange) -> Optional[Answer]:
+        method = exchange.request.method
+        if method != "POST":
+            return Response.text(405, f"Expecting one of {{ 'POST' }}, but received '{method}'", [("Allow", "POST")])
+        return None
+
+    @staticmethod
+    def _check_content_type(exchange: _Exchange) -> Optional[Answer]:
+        content_type = exchange.request.header("Content-Type")
+        if content_type is None:
+            return Response.text(400, "Expecting 'Content-Type' to be present")
+        # (unverified) Parameters such as "; charset=utf-8" are tolerated. The fake
+        # speaks JSON only, so application/x-protobuf is refused like any other type.
+        if content_type.split(";")[0].strip().lower() != _JSON:
+            return Response.text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf")
+        return None
+
+    @staticmethod
+    def _check_body(exchange: _Exchange) -> Optional[Answer]:
+        try:
+            call = parse_call(exchange.request.body)
+        except BadCall as exc:
+            return Response.text(400, str(exc))
+        exchange.call = call
+        error = validate_call(call, exchange.principal)
+        if error is not None:
+            return Response.text(400, VALIDATE_PREFIX + error)
+        return None
+
+    # -- SUBSCRIBE ----------------------------------------------------------------------------
+
+    def _subscribe(self, request: Request, call: Dict[str, Any], auth: AuthOutcome) -> Answer:
+        if not _accepts_json(request.header("Accept")):
+            return Response.text(406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'")
+        if request.header("Mesos-Stream-Id") is not None:
+            return Response.text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+        subscribe = call["subscribe"]
+        info = dict(subscribe["framework_info"])
+        if auth.principal is not None and not info.get("principal"):
+            info["principal"] = auth.principal  # Mesos fills in the authenticated principal
+        framework_id = id_value(call, "framework_id")
+        with self._changed:
+            stream = self._hub.new_stream(str(uuid.uuid4()))
+            # Mesos' order: removed framework, then authorization, then principal change.
+            refusal = (
+                self._cluster.removed_error(framework_id)
+                or self._authorization_error(info)
+                or self._cluster.principal_change_error(framework_id, info)
+            )
+            if refusal is not None:
+                stream.refuse(refusal)
+            else:
+                self._cluster.subscribe(
+                    stream,
+                    info,
+                    framework_id,
+                    auth.recorded_as,
+                    self._master_info(request.scheme),
+                    suppressed=bool(subscribe.get("suppressed_roles")),
+                )
+            self._changed.notify_all()
+        headers = [("Content-Type", _JSON), ("Mesos-Stream-Id", stream.stream_id)]
+        return Streaming(200, headers, lambda out: self._hub.serve(stream, out))
+
+    def _authorization_error(self, info: Mapping[str, Any]) -> Optional[str]:
+        """Strict mode with grants: every role must be granted to the framework's principal."""
+        if self.security_mode != STRICT or self._grants is None:
+            return None
+        roles = framework_roles(info)
+        allowed = self._grants.get(str(info.get("principal") or ""), [])
+        if all(role in allowed for role in roles):
+            return None
+        # Mesos stringifies the role set as "{ a, b }".
+        return "Not authorized to use roles '{ " + ", ".join(sorted(set(roles))) + " }'"
+
+    # -- the other calls --------------------------------------------------------------------------
+
+    def _call(self, request: Request, call: Dict[str, Any], auth: AuthOutcome) -> Answer:
+        framework_id = id_value(call, "framework_id")
+        with self._changed:
+            framework = self._cluster.framework(framework_id)
+            if framework is None:
+                return Response.text(400, "Framework cannot be found")
+            principal = auth.principal
+            if principal is not None and principal != (framework.principal or ""):
+                return Response.text(400, principal_mismatch(principal, framework.principal or ""))
+            if framework.state != SUBSCRIBED or framework.stream is None:
+                return Response.text(403, "Framework is not subscribed")
+            stream_id = request.header("Mesos-Stream-Id")
+            if stream_id is None:
+                return Response.text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+            if stream_id != framework.stream.stream_id:
+                return Response.text(
+                    400,
+                    f"The stream ID '{stream_id}' included in this request didn't match the stream ID"
+                    f" currently associated with framework ID {framework.framework_id}",
+                )
+            self._dispatch(framework, call)
+            self._changed.notify_all()
+        return Response(202)
+
+    def _dispatch(self, framework: FrameworkState, call: Dict[str, Any]) -> None:
+        kind = call["type"]
+        cluster = self._cluster
+        if kind == "TEARDOWN":
+            cluster.teardown(framework)
+        elif kind == "ACCEPT":
+            cluster.accept(framework, call["accept"])
+        elif kind == "DECLINE":
+            cluster.decline(framework, call["decline"])
+        elif kind == "REVIVE":
+            cluster.revive(framework)
+        elif kind == "SUPPRESS":
+            cluster.suppress(framework)
+        elif kind == "KILL":
+            cluster.kill(framework, call["kill"])
+        elif kind == "ACKNOWLEDGE":
+            cluster.acknowledge(framework, call["acknowledge"])
+        elif kind == "RECONCILE":
+            cluster.reconcile(framework, call["reconcile"])
+        elif kind == "MESSAGE":
+            cluster.message(framework, call["message"])
+        # (unverified) SHUTDOWN, REQUEST, inverse offers, operations and UPDATE_FRAMEWORK
+        # are accepted (202) and recorded, but change nothing.
+
+
+def _accepts_json(accept: Optional[str]) -> bool:
+    """An absent Accept allows everything; otherwise one media range must cover JSON."""
+    if accept is None or not accept.strip():
+        return True
+    for media_range in accept.split(","):
+        media = media_range.split(";")[0].strip().lower()
+        if media in (_JSON, "application/*", "*/*"):
+            return True
+    return False
