@@ -54,6 +54,7 @@ from mesos_auth.errors import (
     PermissionRefusedError,
     PrincipalMismatchError,
     SubscriptionRefusedError,
+    TLSVerificationError,
     TransportError,
 )
 from mesos_auth.master_uri import MasterAddress, follow_redirect, is_zookeeper, parse_master
@@ -369,7 +370,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                     continue
                 break
             if resp.status < 200 or resp.status >= 300:
-                raise self._refused_call(resp, call)
+                raise self._refused_call(resp, call, stream_id)
             result = resp.read()
             if not result:
                 return {}
@@ -391,16 +392,18 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 return tls
         return TransportError(address.url if address else "the master", f"{exc.__class__.__name__}: {exc}")
 
-    def _refused_call(self, resp: Any, call: str) -> MasterCallError:
+    def _refused_call(self, resp: Any, call: str, stream_id: Optional[str]) -> MasterCallError:
         text = resp.read().decode("utf-8", "replace").strip()[:500]
         status = resp.status
+        lowered = text.lower()
         if status == 307:
             location = resp.getheader("Location")
             logger.warning("%s answered by a non-leading master; following the leader at %s", call, location)
-            self._request_resubscribe(follow_redirect(self._address, location) if self._address else None)
-        elif status in (400, 403) and ("stream" in text.lower() or "not subscribed" in text.lower() or status == 403):
+            target = follow_redirect(self._address, location) if self._address else None
+            self._request_resubscribe(stream_id, target)
+        elif status == 403 or (status == 400 and ("stream" in lowered or "not subscribed" in lowered)):
             logger.warning("master no longer knows our subscription (%s); re-subscribing", text)
-            self._request_resubscribe(None)
+            self._request_resubscribe(stream_id, None)
         elif status == 401 and self.token_provider is not None:
             self._notify_auth_failure(AuthenticationFailedError(self._master_url, f"{call} refused twice"))
         return MasterCallError(status, call, text, master=self._master_url)
@@ -409,11 +412,18 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     def _master_url(self) -> str:
         return self._address.url if self._address else str(self._master)
 
-    def _request_resubscribe(self, target: Optional[MasterAddress]) -> None:
-        if target is not None:
-            with self._lock:
-                self._address = target
-                self._master = target.netloc
+    def _request_resubscribe(self, refused_stream: Optional[str], target: Optional[MasterAddress]) -> None:
+        """Re-subscribe (to ``target`` if given) after a call showed our subscription is gone.
+
+        Only when the refused call belonged to the current stream: a late answer to a
+        call made before an earlier move must not break the new subscription.
+        """
+        with self._lock:
+            if refused_stream is None or refused_stream != self._stream_id:
+                return
+            if target is not None:
+                self._address = self._checked_address(target)
+                self._master = self._address.netloc
         self._resubscribe_requested = True
         self._close_stream()
 
@@ -441,6 +451,8 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                         self._master = self._address.netloc
                         self.version = None
                     continue
+                except TLSVerificationError:
+                    raise  # an untrusted certificate does not heal by retrying
                 except AuthenticationFailedError as exc:
                     subscribe_401s += 1
                     self._notify_auth_failure(exc)
@@ -455,7 +467,8 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                     self._close_stream()
                     was_connected = self.stream_id is not None
                     self.stream_id = None
-                    self._close()
+                    with self._call_lock:  # never under a call in flight on another thread
+                        self._close()
                     if was_connected and not self._stop_event.is_set():
                         self._callback("disconnected")
                 if subscribed.is_set():

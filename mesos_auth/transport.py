@@ -26,9 +26,7 @@ def make_ssl_context(ca_bundle: CABundle) -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def open_connection(
-    address: MasterAddress, *, timeout: float, context: Optional[ssl.SSLContext] = None
-) -> Connection:
+def open_connection(address: MasterAddress, *, timeout: float, context: Optional[ssl.SSLContext] = None) -> Connection:
     """A not-yet-connected HTTP(S) connection to ``address``."""
     if address.tls:
         return http.client.HTTPSConnection(address.host, address.port, timeout=timeout, context=context)
