@@ -7,7 +7,7 @@ import sys
 import time
 from typing import List
 
-BENCHMARKS = ["bench.token_logins"]
+BENCHMARKS = ["bench.token_logins", "bench.registration"]
 
 
 def main(names: List[str]) -> int:

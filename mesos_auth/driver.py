@@ -164,7 +164,8 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self._address = self._checked_address(parse_master(master_uri, self._default_scheme))
         self._ssl_context = make_ssl_context(self.ca_bundle)
         self._call_lock = threading.RLock()
-        self._stop_event = threading.Event()
+        self._stop_event = threading.Event()  # set when the stream thread must end
+        self._stopping = threading.Event()  # set first thing in stop(): an ending stream is then expected
         self._stream_lock = threading.Lock()
         self._stream_conn: Optional[Connection] = None
         self._stream_thread: Optional[threading.Thread] = None
@@ -236,6 +237,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self._started = True
             self._failure = None
             self._stop_event.clear()
+            self._stopping.clear()
         if self.token_provider is not None:
             self.token_provider.add_refresh_listener(self._on_token_refreshed)
         uri = self.master_uri
@@ -251,6 +253,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
 
     def stop(self, failover: bool = False) -> None:
         """Stop the driver; without ``failover`` the framework is torn down (TEARDOWN), as in pymesos."""
+        self._stopping.set()  # the master ends the stream on TEARDOWN: not a reason to re-subscribe
         with self._lock:
             was_started = self._started
             self._started = False
@@ -442,7 +445,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 subscribed = threading.Event()
                 try:
                     self._subscribe(address, subscribed)
-                    if not self._stop_event.is_set():
+                    if not self._stopping.is_set():
                         logger.warning("event stream from %s ended; re-subscribing", address)
                 except _Redirect as redirect:
                     logger.warning("master %s is not the leader; following %s", address, redirect.target)
@@ -461,7 +464,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 except (_Retryable, TransportError, IAMUnavailableError, OSError, RecordIOError) as exc:
                     if isinstance(exc, IAMUnavailableError):
                         self._notify_auth_failure(exc)
-                    if not self._stop_event.is_set():
+                    if not self._stopping.is_set():
                         logger.warning("subscription to %s failed: %s", address, exc)
                 finally:
                     self._close_stream()
@@ -469,11 +472,11 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                     self.stream_id = None
                     with self._call_lock:  # never under a call in flight on another thread
                         self._close()
-                    if was_connected and not self._stop_event.is_set():
+                    if was_connected and not self._stopping.is_set():
                         self._callback("disconnected")
                 if subscribed.is_set():
                     attempt, failing_since, subscribe_401s = 0, time.monotonic(), 0
-                if self._stop_event.is_set():
+                if self._stopping.is_set():
                     break
                 if self._resubscribe_requested:
                     self._resubscribe_requested = False
@@ -499,6 +502,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         self._failure = exc
         with self._lock:
             self._started = False
+        self._stopping.set()
         self._stop_event.set()
         if isinstance(exc, (AuthenticationFailedError, PermissionRefusedError, PrincipalMismatchError)):
             self._notify_auth_failure(exc)
