@@ -245,7 +245,8 @@ class IAMClient:
         except requests.exceptions.SSLError as exc:
             if _is_untrusted_certificate(exc):
                 raise TLSVerificationError(url, _reason(exc), self.ca_bundle.path) from None
-            raise RetryableLoginFailure(f"TLS error ({_reason(exc)})") from None
+            # Not a certificate problem: the connection broke during the handshake.
+            raise RetryableLoginFailure(f"a connection error (TLS: {_reason(exc)})") from None
         except requests.exceptions.Timeout:
             raise RetryableLoginFailure("a timeout") from None
         except requests.exceptions.ConnectionError as exc:
