@@ -1,12 +1,17 @@
 """Test doubles of a DC/OS cluster: a fake IAM, a fake Mesos master, a test CA.
 
 They are real servers on 127.0.0.1 (HTTP and HTTPS), faithful to the wire
-contract, usable with or without pytest.
+contract, usable with or without pytest. :class:`FakeCluster` wires an IAM and a
+master together for one security mode. The pytest fixtures (``mesos_cluster``,
+...) live in ``mesos_auth.testing.pytest_plugin``, which pytest loads through its
+``pytest11`` entry point; it is not imported here.
 """
 
+from mesos_auth.testing._server import FakeServerError
+from mesos_auth.testing.cluster import FakeCluster
 from mesos_auth.testing.errors import TokenRejected
 from mesos_auth.testing.iam import FakeIAM, IAMEvent
 from mesos_auth.testing.master import FakeMaster
 from mesos_auth.testing.tls import TestCA
 
-__all__ = ["FakeIAM", "FakeMaster", "IAMEvent", "TestCA", "TokenRejected"]
+__all__ = ["FakeCluster", "FakeIAM", "FakeMaster", "FakeServerError", "IAMEvent", "TestCA", "TokenRejected"]

@@ -1,0 +1,180 @@
+"""``mesos-auth fake-cluster``: a fake DC/OS cluster in the foreground, to try a framework on.
+
+It starts a :class:`~mesos_auth.testing.FakeCluster` (a fake IAM and a fake Mesos
+master on 127.0.0.1, TLS from a throw-away CA unless ``--no-tls``), creates a
+service account granted ``--role`` (``*`` by default), writes its secret (mode
+0600) and the CA bundle into ``--directory`` (by default a new temporary
+directory, removed when the command stops), and prints where everything is,
+with ``export`` lines to paste into the shell that runs the framework. It never
+prints the private key or a token.
+
+It runs until Ctrl-C (SIGINT) or SIGTERM, then stops the servers and exits 0
+(1 if a server thread failed meanwhile: that is a bug in the fake, shown on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, TextIO
+
+from mesos_auth.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from mesos_auth.testing.cluster import FakeCluster
+
+SECURITY_MODES = ("disabled", "permissive", "strict")
+DEFAULT_UID = "my-framework"
+DEFAULT_ROLE = "*"
+DEFAULT_HEARTBEAT_INTERVAL = 15.0
+
+DESCRIPTION = """\
+Start a fake DC/OS cluster on 127.0.0.1: a fake IAM and a fake Mesos master with
+fake agents, TLS from a throw-away CA unless --no-tls. Create a service account
+granted --role, write its secret (mode 0600) and the CA bundle into --directory,
+and print the addresses and the export lines a framework needs. The private key
+and tokens are never printed.
+
+Runs until Ctrl-C or SIGTERM; exits 0 once stopped."""
+
+#: Called once everything is printed; returns when the cluster should stop.
+Waiter = Callable[["FakeCluster"], None]
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "fake-cluster",
+        help="run a fake DC/OS cluster (IAM and Mesos master) to try a framework on",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--security-mode",
+        choices=SECURITY_MODES,
+        default="strict",
+        help="the DC/OS security mode the cluster runs in (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-tls",
+        dest="tls",
+        action="store_false",
+        help="serve plain http only (not with strict mode, which requires TLS)",
+    )
+    parser.add_argument("--uid", default=DEFAULT_UID, help="the service account to create (default: %(default)s)")
+    parser.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        metavar="ROLE",
+        help=f"a role the account may register with; repeat for several (default: {DEFAULT_ROLE})",
+    )
+    parser.add_argument(
+        "--directory",
+        type=Path,
+        help="where to write the CA bundle and the secret, kept after exit "
+        "(default: a new temporary directory, removed on exit)",
+    )
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=_positive_seconds,
+        default=DEFAULT_HEARTBEAT_INTERVAL,
+        metavar="SECONDS",
+        help="seconds between the master's HEARTBEAT events (default: %(default)s)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return serve(args, wait=wait_for_stop_signal)
+
+
+def serve(args: argparse.Namespace, *, wait: Waiter, out: Optional[TextIO] = None) -> int:
+    """Start the cluster, print how to use it, ``wait(cluster)``, stop it."""
+    from mesos_auth.testing import FakeCluster, FakeServerError
+
+    stream = out if out is not None else sys.stdout
+    if args.security_mode == "strict" and not args.tls:
+        raise ConfigurationError(
+            "strict mode requires TLS (a strict DC/OS cluster has no plain http, and mesos-auth refuses to "
+            "send a login token over it): drop --no-tls, or use --security-mode permissive or disabled"
+        )
+    uid = args.uid.strip()
+    if not uid or any(ch.isspace() for ch in uid):
+        raise ConfigurationError(f"--uid {args.uid!r}: a service account name is non-empty and has no spaces")
+    roles: List[str] = args.roles or [DEFAULT_ROLE]
+    directory: Optional[Path] = args.directory
+    if directory is not None:
+        directory = directory.expanduser().absolute()
+        directory.mkdir(parents=True, exist_ok=True)
+    cluster = FakeCluster(
+        args.security_mode,
+        tls=args.tls,
+        directory=directory,
+        heartbeat_interval=args.heartbeat_interval,
+    )
+    with cluster:
+        account = cluster.create_service_account(uid, roles=roles)
+        secret = cluster.write_secret(account, cluster.directory / f"{uid}.json")
+        _print_summary(stream, cluster, uid, roles, secret, kept=directory is not None)
+        wait(cluster)
+        print("mesos-auth fake-cluster: stopping", file=stream, flush=True)
+        try:
+            cluster.check()
+        except FakeServerError as failure:
+            print(f"mesos-auth fake-cluster: {failure}", file=sys.stderr, flush=True)
+            return 1
+    return 0
+
+
+def _print_summary(stream: TextIO, cluster: FakeCluster, uid: str, roles: List[str], secret: Path, kept: bool) -> None:
+    tls = "on" if cluster.tls else "off"
+    rows: Dict[str, str] = {
+        "master URL": cluster.master_url,
+        "IAM login endpoint": cluster.login_endpoint,
+        "CA bundle": cluster.ca_bundle or "none (TLS off)",
+        "service account": f"{uid} (roles: {', '.join(roles)})",
+        "secret file": f"{secret} (mode 0600)",
+        "directory": f"{cluster.directory} ({'kept' if kept else 'removed'} on exit)",
+    }
+    lines = [f"Fake DC/OS cluster running: security mode {cluster.security_mode}, TLS {tls}."]
+    lines += [f"  {name + ':':<20} {value}" for name, value in rows.items()]
+    lines += ["", "To run a framework against it, in its shell:"]
+    env = cluster.environment(account=None)
+    exports = {"DCOS_SERVICE_ACCOUNT_CREDENTIAL": str(secret), **env}
+    if cluster.ca_bundle is None:
+        lines.append("unset MESOS_AUTH_CA_BUNDLE")
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in exports.items()]
+    lines += ["", "Ctrl-C (or SIGTERM) stops it."]
+    print("\n".join(lines), file=stream, flush=True)
+
+
+def wait_for_stop_signal(cluster: FakeCluster) -> None:
+    """Return on SIGINT or SIGTERM (handlers restored afterwards)."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous: Dict[signal.Signals, Any] = {}
+    try:
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            previous[stop_signal] = signal.signal(stop_signal, handler)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for stop_signal, old in previous.items():
+            signal.signal(stop_signal, old)

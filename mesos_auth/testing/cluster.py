@@ -1,0 +1,306 @@
+"""FakeCluster: a fake IAM and a fake Mesos master wired together as one DC/OS cluster.
+
+One object stands for what a framework meets on a real cluster in a given
+security mode: the IAM that logs service accounts in, the master that checks
+their tokens (with the IAM) and, with TLS on, both behind one CA whose bundle the
+framework is given. It is a context manager with ``start()``/``stop()``, usable
+without pytest; the pytest plugin (``mesos_auth.testing.pytest_plugin``) and the
+``mesos-auth fake-cluster`` command are thin layers over it.
+
+How each mode is laid out (``docs/contract.md``, section 6):
+
+- ``strict``: the master serves https only (no downgrade) and refuses
+  unauthenticated frameworks; permissions are enforced, so an account must be
+  granted its roles (:meth:`FakeCluster.create_service_account` does it); the
+  IAM answers plain http with Admin Router's redirect to https;
+- ``permissive``: master and IAM serve https and plain http; tokens are checked
+  when sent, anonymous frameworks allowed, permissions not enforced;
+- ``disabled``: no authentication; the IAM is still there, unused by the master.
+
+With ``tls=False`` everything is plain http (strict mode included, which no real
+cluster does and which our client refuses: useful to test exactly that).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
+from mesos_auth.ca import CA_BUNDLE_ENV
+from mesos_auth.security_mode import SECURITY_MODE_ENV, SecurityMode
+from mesos_auth.testing._master_resources import AgentsOption
+from mesos_auth.testing._master_timers import Clock
+from mesos_auth.testing._server import FakeServerError
+from mesos_auth.testing.iam import DEFAULT_TOKEN_LIFETIME, FakeIAM
+from mesos_auth.testing.master import DEFAULT_TASK_STATES, FakeMaster
+from mesos_auth.testing.tls import TestCA
+
+__all__ = ["MASTER_URL_ENV", "FakeCluster"]
+
+#: Our own convention (the examples read it): the master a framework should use.
+MASTER_URL_ENV = "MESOS_MASTER_URL"
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class FakeCluster:
+    """A :class:`FakeIAM` and a :class:`FakeMaster` for one security mode, TLS from one CA.
+
+    ``security_mode``: a :class:`~mesos_auth.SecurityMode` or its name (default
+    strict). ``tls``: True (default) makes a :class:`TestCA` in ``directory``; a
+    ``TestCA`` is used as given; False serves plain http only. ``directory``
+    holds the CA files (and is a good place for secrets); by default a new
+    temporary directory, removed by :meth:`stop`.
+
+    Passed to the master: ``heartbeat_interval``, ``agents``, ``task_states``,
+    ``task_state_delay``, ``failover_timeout`` and ``clock`` (the master's clock for
+    offer filters, failover timeouts and task delays, e.g. a ``ManualClock``). Passed
+    to the IAM: ``token_lifetime`` and ``iam_clock`` (wall-clock seconds, by which
+    tokens are issued and expire).
+
+    The servers listen from construction on (ports are known at once) and answer
+    after :meth:`start`. A cluster is started once: it cannot be restarted after
+    :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        security_mode: Union[SecurityMode, str] = SecurityMode.STRICT,
+        *,
+        tls: Union[bool, TestCA] = True,
+        directory: Optional[PathLike] = None,
+        heartbeat_interval: float = 15.0,
+        agents: AgentsOption = 1,
+        task_states: Sequence[str] = DEFAULT_TASK_STATES,
+        task_state_delay: float = 0.0,
+        failover_timeout: Optional[float] = None,
+        token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
+        clock: Optional[Clock] = None,
+        iam_clock: Clock = time.time,
+    ) -> None:
+        self._mode = SecurityMode.parse(security_mode)
+        if not isinstance(tls, (bool, TestCA)):
+            raise TypeError(f"tls must be True, False or a TestCA, not {tls!r}")
+        self._owns_directory = directory is None
+        self.directory = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="mesos-auth-"))
+        self._lock = threading.Lock()
+        self._secret_files: Dict[str, Tuple[ServiceAccount, Path]] = {}
+        self._state = "new"
+        iam: Optional[FakeIAM] = None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._ca: Optional[TestCA] = tls if isinstance(tls, TestCA) else TestCA(self.directory) if tls else None
+            strict_tls = self._mode is SecurityMode.STRICT and self._ca is not None
+            iam = FakeIAM(
+                tls=self._ca,
+                token_lifetime=token_lifetime,
+                clock=iam_clock,
+                # Admin Router in strict mode sends every plain-http path to https.
+                redirect_http_to_https=strict_tls,
+            )
+            master = FakeMaster(
+                security_mode=self._mode.value,
+                iam=iam,
+                tls=self._ca,
+                # Strict mode: TLS to the master is required, no downgrade to plain http.
+                plain_http=not strict_tls,
+                heartbeat_interval=heartbeat_interval,
+                agents=agents,
+                task_states=task_states,
+                task_state_delay=task_state_delay,
+                failover_timeout=failover_timeout,
+                # An empty grant table: enforced in strict mode, where an account
+                # registers only with the roles create_service_account() granted it.
+                grants={},
+                clock=clock,
+            )
+        except BaseException:
+            if iam is not None:
+                iam.start().stop()  # closes the listeners it bound
+            if self._owns_directory:
+                shutil.rmtree(self.directory, ignore_errors=True)
+            raise
+        self._iam, self._master = iam, master
+
+    def __repr__(self) -> str:
+        return f"<FakeCluster {self._mode.value} master={self.master_url} iam={self._iam.url} {self._state}>"
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def start(self) -> FakeCluster:
+        """Start serving (the IAM first, then the master); no-op when running."""
+        with self._lock:
+            if self._state == "stopped":
+                raise RuntimeError("a FakeCluster cannot be restarted after stop(): make a new one")
+            if self._state == "running":
+                return self
+            self._state = "running"
+        try:
+            self._iam.start()
+            self._master.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the master (its streams end), then the IAM; remove the temporary directory.
+
+        Idempotent. A directory given to the constructor is left as it is.
+        """
+        with self._lock:
+            if self._state == "stopped":
+                return
+            self._state = "stopped"
+        try:
+            self._master.stop()
+        finally:
+            self._iam.stop()
+            if self._owns_directory:
+                shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> FakeCluster:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._state == "running"
+
+    def check(self) -> None:
+        """Raise :class:`~mesos_auth.testing._server.FakeServerError` if a server thread failed.
+
+        Both fakes are looked at; the error lists what each of them recorded.
+        """
+        problems: List[str] = []
+        for server in (self._iam, self._master):
+            try:
+                server.check()
+            except FakeServerError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise FakeServerError("\n".join(problems))
+
+    def reset(self) -> None:
+        """Back to a fresh cluster for the next test, keeping accounts and grants.
+
+        Resets the IAM (logins, records, faults, revocations, clock shift) and the
+        master (frameworks, tasks, offers, records, faults). Server-thread errors
+        are cleared too: call :meth:`check` first.
+        """
+        self._master.reset()
+        self._iam.reset()
+
+    # -- parts and addresses ------------------------------------------------------------
+
+    @property
+    def iam(self) -> FakeIAM:
+        return self._iam
+
+    @property
+    def master(self) -> FakeMaster:
+        return self._master
+
+    @property
+    def ca(self) -> Optional[TestCA]:
+        """The CA behind both servers' certificates; None without TLS."""
+        return self._ca
+
+    @property
+    def ca_bundle(self) -> Optional[str]:
+        """Path of the CA certificate to give a framework (``ca_bundle=``); None without TLS."""
+        return self._ca.ca_bundle if self._ca is not None else None
+
+    @property
+    def tls(self) -> bool:
+        return self._ca is not None
+
+    @property
+    def security_mode(self) -> SecurityMode:
+        return self._mode
+
+    @property
+    def master_url(self) -> str:
+        """The master's address for a framework: https when TLS is on, else http."""
+        return self._master.url
+
+    @property
+    def login_endpoint(self) -> str:
+        """The IAM login URL written into the accounts' secrets: https when TLS is on."""
+        return self._iam.login_endpoint
+
+    # -- accounts --------------------------------------------------------------------
+
+    def create_service_account(
+        self,
+        uid: str,
+        *,
+        roles: Iterable[str] = ("*",),
+        write_secret_to: Optional[PathLike] = None,
+    ) -> ServiceAccount:
+        """A service account with a fresh key pair, known to the IAM and granted ``roles``.
+
+        The grant matters in strict mode, where the master enforces permissions.
+        With ``write_secret_to`` the secret (the DC/OS JSON, private key included)
+        is written to that file with mode 0600, and :meth:`environment` names the
+        file instead of inlining the JSON.
+        """
+        role_list = [roles] if isinstance(roles, str) else list(roles)
+        account = self._iam.create_account(uid, endpoint=self.login_endpoint)
+        self._master.grant(uid, role_list)
+        with self._lock:
+            self._secret_files.pop(uid, None)
+        if write_secret_to is not None:
+            self.write_secret(account, write_secret_to)
+        return account
+
+    def write_secret(self, account: ServiceAccount, path: PathLike) -> Path:
+        """Write ``account``'s secret JSON to ``path``, readable by the owner only (0600)."""
+        target = Path(path)
+        # Created 0600 from the start (no window where the key is world-readable);
+        # fchmod as well, for a file that existed with another mode.
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            json.dump(account.to_info(), handle, indent=2)
+            handle.write("\n")
+        with self._lock:
+            self._secret_files[account.uid] = (account, target)
+        return target
+
+    def secret_file(self, account: ServiceAccount) -> Optional[Path]:
+        """Where :meth:`write_secret` put this account's secret, if it did."""
+        with self._lock:
+            entry = self._secret_files.get(account.uid)
+        if entry is None or entry[0] is not account:
+            return None
+        return entry[1]
+
+    def environment(self, account: Optional[ServiceAccount] = None) -> Dict[str, str]:
+        """The environment variables a framework needs to run against this cluster.
+
+        ``DCOS_SERVICE_ACCOUNT_CREDENTIAL`` (the secret file's path when one was
+        written, else the secret's JSON inline; left out without an account),
+        ``MESOS_AUTH_CA_BUNDLE`` (with TLS only), ``MESOS_AUTH_SECURITY_MODE``
+        and ``MESOS_MASTER_URL`` (our own convention). The values hold the private
+        key when inlined: give them to the framework's process, never to a log.
+        """
+        env: Dict[str, str] = {}
+        if account is not None:
+            path = self.secret_file(account)
+            env[CREDENTIAL_ENV] = str(path) if path is not None else json.dumps(account.to_info())
+        if self.ca_bundle is not None:
+            env[CA_BUNDLE_ENV] = self.ca_bundle
+        env[SECURITY_MODE_ENV] = self._mode.value
+        env[MASTER_URL_ENV] = self.master_url
+        return env

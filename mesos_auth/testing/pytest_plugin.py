@@ -1,0 +1,165 @@
+"""pytest fixtures for a fake DC/OS cluster (loaded through the ``pytest11`` entry point).
+
+Fixtures only; nothing starts unless a test asks for one of them:
+
+- ``mesos_cluster``: a started :class:`~mesos_auth.testing.FakeCluster`; strict
+  mode with TLS unless the test says otherwise;
+- ``mesos_iam``, ``mesos_master``: its :class:`FakeIAM` and :class:`FakeMaster`;
+- ``mesos_service_account``: a fresh service account on that cluster, granted
+  the role ``*``, with a uid unique to the test.
+
+Choosing the cluster, by indirect parametrisation::
+
+    @pytest.mark.parametrize("mesos_cluster", ["strict", "permissive", "disabled"], indirect=True)
+    @pytest.mark.parametrize("mesos_cluster", [{"security_mode": "permissive", "tls": False}], indirect=True)
+
+or by a marker (on a test, a class or a module's ``pytestmark``)::
+
+    @pytest.mark.mesos_cluster(security_mode="permissive", tls=False)
+    @pytest.mark.mesos_cluster("disabled")
+
+A parameter overrides the marker, key by key. Clusters that differ only in
+security mode and TLS are started once per session and reset before each test
+(accounts and grants are kept; uids are unique, so tests do not meet). Any other
+option (``heartbeat_interval``, ``agents``, ``task_states``, ``task_state_delay``,
+``failover_timeout``, ``token_lifetime``, ``clock``, ``iam_clock``) gives the test
+a cluster of its own, stopped after it: a shared one could not be reset to them.
+
+After each test that used the cluster, :meth:`FakeCluster.check` runs, so that a
+failure inside a server thread fails the test (in its teardown).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+
+import pytest
+
+from mesos_auth.account import ServiceAccount
+from mesos_auth.security_mode import SecurityMode
+from mesos_auth.testing.cluster import FakeCluster
+from mesos_auth.testing.iam import FakeIAM
+from mesos_auth.testing.master import FakeMaster
+from mesos_auth.testing.tls import TestCA
+
+MARKER = "mesos_cluster"
+DEFAULT_SECURITY_MODE = SecurityMode.STRICT
+DEFAULT_TLS = True
+
+_serial = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(security_mode='strict', tls=True, **options): the fake DC/OS cluster that the "
+        "mesos_cluster fixture gives this test (mesos_auth.testing.FakeCluster options)",
+    )
+
+
+class _ClusterPool:
+    """The session's shared clusters, one per (security mode, TLS), with one CA for all."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._clusters: Dict[Tuple[SecurityMode, bool], FakeCluster] = {}
+        self._ca: Optional[TestCA] = None
+
+    def get(self, mode: SecurityMode, tls: bool) -> FakeCluster:
+        with self._lock:
+            cluster = self._clusters.get((mode, tls))
+            if cluster is None:
+                if tls and self._ca is None:
+                    self._ca = TestCA(self._factory.mktemp("mesos-ca"))
+                cluster = FakeCluster(
+                    mode,
+                    tls=self._ca if tls and self._ca is not None else False,
+                    directory=self._factory.mktemp(f"mesos-cluster-{mode.value}"),
+                ).start()
+                self._clusters[(mode, tls)] = cluster
+            return cluster
+
+    def stop_all(self) -> None:
+        with self._lock:
+            clusters = list(self._clusters.values())
+            self._clusters.clear()
+        for cluster in clusters:
+            cluster.stop()
+
+
+def _requested(request: pytest.FixtureRequest) -> Dict[str, Any]:
+    """The cluster options of this test: the marker's, then the parameter's on top."""
+    options: Dict[str, Any] = {}
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is not None:
+        if len(marker.args) > 1:
+            raise ValueError(f"@pytest.mark.{MARKER} takes at most one positional argument (security_mode)")
+        if marker.args:
+            options["security_mode"] = marker.args[0]
+        options.update(marker.kwargs)
+    param = getattr(request, "param", None)
+    if isinstance(param, str):  # a SecurityMode is a str too
+        options["security_mode"] = param
+    elif isinstance(param, Mapping):
+        options.update(param)
+    elif param is not None:
+        raise ValueError(
+            f"mesos_cluster parameters are a security mode or a dict of FakeCluster options, not {param!r}"
+        )
+    return options
+
+
+@pytest.fixture(scope="session")
+def _mesos_cluster_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_ClusterPool]:
+    pool = _ClusterPool(tmp_path_factory)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def mesos_cluster(
+    request: pytest.FixtureRequest,
+    _mesos_cluster_pool: _ClusterPool,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[FakeCluster]:
+    """A started fake DC/OS cluster (strict, TLS unless asked otherwise), checked after the test."""
+    options = _requested(request)
+    mode = SecurityMode.parse(options.pop("security_mode", DEFAULT_SECURITY_MODE), f"@pytest.mark.{MARKER}")
+    tls = options.pop("tls", DEFAULT_TLS)
+    if not options and isinstance(tls, bool):
+        cluster = _mesos_cluster_pool.get(mode, tls)
+        cluster.reset()
+        yield cluster
+        cluster.check()
+        return
+    options.setdefault("directory", tmp_path_factory.mktemp("mesos-cluster"))
+    with FakeCluster(mode, tls=tls, **options) as own:
+        yield own
+        own.check()
+
+
+@pytest.fixture
+def mesos_iam(mesos_cluster: FakeCluster) -> FakeIAM:
+    """The fake IAM of ``mesos_cluster``."""
+    return mesos_cluster.iam
+
+
+@pytest.fixture
+def mesos_master(mesos_cluster: FakeCluster) -> FakeMaster:
+    """The fake Mesos master of ``mesos_cluster``."""
+    return mesos_cluster.master
+
+
+@pytest.fixture
+def mesos_service_account(request: pytest.FixtureRequest, mesos_cluster: FakeCluster) -> ServiceAccount:
+    """A new service account on ``mesos_cluster``, granted role ``*``, its uid unique to this test."""
+    return mesos_cluster.create_service_account(_unique_uid(request.node.name))
+
+
+def _unique_uid(test_name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")[:48] or "test"
+    return f"{slug}-{next(_serial)}"
