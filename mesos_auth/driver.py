@@ -274,6 +274,14 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     def abort(self) -> None:
         self.stop()
 
+    def acknowledgeStatusUpdate(self, status: Any) -> None:
+        """As pymesos, but a no-op once stopping: a scheduler that calls ``stop()`` from
+        ``statusUpdate`` tore the framework down, and there is nothing left to
+        acknowledge (pymesos would fail an assertion here)."""
+        if self._stopping.is_set():
+            return
+        super().acknowledgeStatusUpdate(status)
+
     def join(self) -> None:
         """Wait for the driver to stop; raise the error that stopped it, if any."""
         thread = self._stream_thread

@@ -199,6 +199,12 @@ class IAMClient:
         url = account.login_endpoint
         self._refuse_clear_text(url)
         login_token = make_login_token(account, lifetime=self.login_token_lifetime, clock=self._clock)
+        logger.info(
+            "signed a service login token for %r (RS256, valid %.0f s); logging in at %s",
+            account.uid,
+            self.login_token_lifetime,
+            url,
+        )
         body = {"uid": account.uid, "token": login_token}
         for _ in range(MAX_REDIRECTS + 1):
             response = self._post(url, body)

@@ -216,11 +216,11 @@ class TokenProvider:
         with self._state_lock:
             self._token, self._info, self._invalidated = token, info, False
         logger.info(
-            "%s %r at %s; token valid for %.0f s",
+            "%s %r: auth token received, valid for %.0f s (until %s)",
             "logged in as" if first else "refreshed the token of",
             self.uid,
-            self.account.login_endpoint,
             info.lifetime,
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)),
         )
         for listener in list(self._listeners):
             try:

@@ -90,6 +90,9 @@ __all__ = [
 
 SCHEDULER_PATH = "/api/v1/scheduler"
 VERSION_PATH = "/version"
+#: Mesos' state endpoint (on DC/OS, /mesos/master/state through Admin Router):
+#: an authenticated DC/OS API for a service's own calls, as in examples/frameworks/call_dcos_api.py.
+STATE_PATH = "/master/state"
 
 #: The Mesos release the fake claims to be (DC/OS 2.x ships Mesos 1.11); pymesos
 #: reads it from /version to decide on the GPU_RESOURCES capability.
@@ -336,6 +339,35 @@ class FakeMaster(FakeServer):
         hostport = f"127.0.0.1:{leader.port(scheme)}" if isinstance(leader, FakeMaster) else str(leader)
         return f"//{hostport}{SCHEDULER_PATH}"
 
+    # -- permissions -------------------------------------------------------------------
+
+    def grant(self, principal: str, roles: Iterable[str]) -> None:
+        """Allow ``principal`` to register with ``roles`` (added to what it has), from now on.
+
+        Grants are enforced in strict mode only. A master made without ``grants``
+        allows everything; its first grant starts a table, so from then on only
+        granted principals register with those roles. :meth:`reset` keeps grants.
+        """
+        if not isinstance(principal, str) or not principal:
+            raise ValueError("principal must be a non-empty string")
+        if isinstance(roles, str):
+            raise TypeError("roles must be a collection of role names, not a single string")
+        added = [str(role) for role in roles]
+        with self._changed:
+            if self._grants is None:
+                self._grants = {}
+            held = self._grants.setdefault(principal, [])
+            held.extend(role for role in added if role not in held)
+            self._changed.notify_all()
+
+    @property
+    def grants(self) -> Optional[Dict[str, List[str]]]:
+        """Principal -> roles it may register with (a copy); None when everything is allowed."""
+        with self._changed:
+            if self._grants is None:
+                return None
+            return {principal: list(roles) for principal, roles in self._grants.items()}
+
     # -- faults ------------------------------------------------------------------------
 
     def fail_next_calls(
@@ -468,6 +500,8 @@ class FakeMaster(FakeServer):
             answer: Answer = self._version(request)
         elif request.path == SCHEDULER_PATH:
             answer = self._scheduler(exchange)
+        elif request.path == STATE_PATH:
+            answer = self._check_authentication(exchange) or self._state(request)
         else:
             answer = Response.text(404, "")
         self._record(exchange, answer)
@@ -478,6 +512,24 @@ class FakeMaster(FakeServer):
         if request.method not in ("GET", "HEAD"):
             return Response.text(405, f"Expecting one of {{ 'GET' }}, but received '{request.method}'")
         return Response.json(200, _VERSION_INFO)
+
+    def _state(self, request: Request) -> Response:
+        """A small subset of Mesos' ``/master/state``: the master and its frameworks."""
+        if request.method not in ("GET", "HEAD"):
+            return Response.text(405, f"Expecting one of {{ 'GET' }}, but received '{request.method}'")
+        tasks = self.task_records
+        frameworks = [
+            {
+                "id": record.framework_id,
+                "name": record.name,
+                "principal": record.principal,
+                "roles": list(record.roles),
+                "active": record.state == "subscribed",
+                "tasks": [t.task_id for t in tasks.values() if t.framework_id == record.framework_id],
+            }
+            for record in self.frameworks.values()
+        ]
+        return Response.json(200, {"id": self.master_id, "version": MESOS_VERSION, "frameworks": frameworks})
 
     def _record(self, exchange: _Exchange, answer: Answer) -> None:
         request = exchange.request

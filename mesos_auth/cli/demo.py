@@ -1,0 +1,200 @@
+"""``mesos-auth demo``: the whole story of DC/OS service authentication, on a fake cluster.
+
+It starts an embedded fake cluster (strict mode, TLS from a CA it makes), creates
+the key pair, the service account and its secret, grants the account a role, then
+runs ``examples/frameworks/hello_factory.py`` against it exactly as DC/OS would
+run a framework (the secret, the CA bundle and the master in its environment),
+and shows each step as it happens: login token signed, auth token received with
+its expiry, SUBSCRIBED with the principal, offers, tasks launched and finished.
+
+``--permissive`` tells the same story in permissive mode; ``--mismatch`` shows
+strict mode refusing a framework whose principal is not its account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mesos_auth.account import ServiceAccount
+from mesos_auth.security_mode import SecurityMode
+
+EXAMPLE = Path("examples") / "frameworks" / "hello_factory.py"
+UID = "hello-framework"
+ROLE = "*"
+TASKS = 3
+RUN_TIMEOUT = 120.0
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the whole authentication story on an embedded fake cluster",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--permissive", action="store_true", help="the same story in permissive mode")
+    mode.add_argument(
+        "--mismatch", action="store_true", help="show strict mode refusing a principal that is not the account"
+    )
+    parser.add_argument("--example", type=Path, help=f"the framework to run (default: {EXAMPLE})")
+    parser.add_argument("--tasks", type=int, default=TASKS, help=f"tasks to launch (default {TASKS})")
+    parser.add_argument("--directory", type=Path, help="where to write keys and the secret (default: a temp dir)")
+    parser.set_defaults(run=run)
+
+
+def find_example(explicit: Optional[Path]) -> Path:
+    """The hello framework: given, in the working directory, or beside this package's source."""
+    candidates = [explicit] if explicit else [Path.cwd() / EXAMPLE, Path(__file__).resolve().parents[2] / EXAMPLE]
+    for candidate in candidates:
+        if candidate is not None and candidate.is_file():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates if c is not None)
+    raise FileNotFoundError(
+        f"the demo runs {EXAMPLE} from a checkout of mesos-auth and found none (looked at {looked}); "
+        "run it from the repository's root or pass --example PATH"
+    )
+
+
+class Story:
+    """Numbered steps on stdout, flushed at once so the story reads as it happens."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.number = 0
+
+    def step(self, text: str, *details: str) -> None:
+        self.number += 1
+        print(f"[{self.number}/{self.total}] {text}", flush=True)
+        for detail in details:
+            print(f"      {detail}", flush=True)
+
+    @staticmethod
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+
+def write_key_pair(directory: Path, uid: str) -> rsa.RSAPrivateKey:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    descriptor = os.open(directory / f"{uid}-private.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(private)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    (directory / f"{uid}-public.pem").write_bytes(public)
+    return key
+
+
+def run_framework(example: Path, env: Dict[str, str], timeout: float = RUN_TIMEOUT) -> int:
+    """Run the framework as its own process, its output indented under the story."""
+    process = subprocess.Popen(  # noqa: S603 - our interpreter, our example
+        [sys.executable, "-u", str(example)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+    )
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    try:
+        for line in process.stdout or ():
+            print(f"      framework | {line.rstrip()}", flush=True)
+        return process.wait()
+    finally:
+        timer.cancel()
+
+
+def run(args: argparse.Namespace) -> int:
+    from mesos_auth.testing.cluster import FakeCluster
+
+    mode = SecurityMode.PERMISSIVE if args.permissive else SecurityMode.STRICT
+    example = find_example(args.example)
+    directory = args.directory or Path(tempfile.mkdtemp(prefix="mesos-auth-demo-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    story = Story(total=7)
+    story.say(
+        f"mesos-auth demo: a pymesos framework authenticates to a {mode.value} DC/OS cluster "
+        "(all of it fake, all of it on 127.0.0.1)\n"
+    )
+    with FakeCluster(mode, tls=True, directory=directory, heartbeat_interval=5.0, task_state_delay=0.2) as cluster:
+        story.step(
+            f"Fake DC/OS cluster up: {mode.value} mode, TLS from a CA made for this run",
+            f"master      {cluster.master_url}",
+            f"IAM login   {cluster.login_endpoint}",
+            f"CA bundle   {cluster.ca_bundle}",
+        )
+        key = write_key_pair(directory, UID)
+        story.step(
+            "Key pair created: RSA 2048",
+            f"private key {directory / (UID + '-private.pem')} (mode 0600, stays with the framework)",
+            f"public key  {directory / (UID + '-public.pem')} (goes to the IAM)",
+        )
+        account = ServiceAccount(uid=UID, private_key=key, login_endpoint=cluster.login_endpoint)
+        cluster.iam.add_account(UID, account.public_key_pem())
+        story.step(f"Service account {UID!r} created on the IAM with the public key")
+        secret = cluster.write_secret(account, directory / f"{UID}-secret.json")
+        story.step(
+            f"Secret written: {secret} (mode 0600)",
+            "the framework finds it through DCOS_SERVICE_ACCOUNT_CREDENTIAL, as on DC/OS",
+        )
+        cluster.master.grant(UID, [ROLE])
+        story.step(f"Permission granted: {UID!r} may register frameworks with role {ROLE!r}")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", HELLO_TASKS=str(args.tasks), HELLO_ROLE=ROLE)
+        env.update(cluster.environment(account))
+        env.pop("HELLO_PRINCIPAL", None)
+        if args.mismatch:
+            env["HELLO_PRINCIPAL"] = "somebody-else"
+        story.step(
+            f"Running {example} as DC/OS would run it" + (" (with principal 'somebody-else')" if args.mismatch else ""),
+        )
+        code = run_framework(example, env)
+        outcome = summarise(cluster, code, args)
+        story.step("What the cluster saw:", *outcome.lines)
+        cluster.check()
+    story.say(f"\nDemo {'finished' if outcome.ok else 'FAILED'}.")
+    return 0 if outcome.ok else 1
+
+
+class Outcome:
+    def __init__(self, ok: bool, lines: List[str]) -> None:
+        self.ok, self.lines = ok, lines
+
+
+def summarise(cluster: Any, code: int, args: argparse.Namespace) -> Outcome:
+    master, iam = cluster.master, cluster.iam
+    requests = [r for r in master.requests if r.path != "/version"]
+    if args.mismatch:
+        refused = code != 0 and not requests and iam.login_attempts == 0
+        return Outcome(
+            refused,
+            [
+                f"the framework exited with {code}: PrincipalMismatchError, raised in its constructor",
+                f"requests that reached the master: {len(requests)}; logins at the IAM: {iam.login_attempts}",
+                "refused before anything left the framework, as strict mode requires"
+                if refused
+                else "UNEXPECTED: the mismatch was not refused up front",
+            ],
+        )
+    frameworks = list(master.frameworks.values())
+    finished = [t for t in master.task_records.values() if t.state == "TASK_FINISHED"]
+    with_token = sum(1 for r in requests if r.headers.get("Authorization", "").startswith("token="))
+    lines = [
+        f"logins at the IAM: {iam.login_count}",
+        *(f"framework {f.name!r} registered as principal {f.principal!r} ({f.state})" for f in frameworks),
+        f"tasks finished: {len(finished)} of {args.tasks}",
+        f"requests to the scheduler API: {len(requests)}, with a token: {with_token}",
+        f"the framework exited with {code}",
+    ]
+    ok = code == 0 and len(finished) == args.tasks and with_token == len(requests) and iam.login_count >= 1
+    return Outcome(ok, lines)
