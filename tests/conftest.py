@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mesos_auth.account import ServiceAccount
+from mesos_auth.testing import TestCA
+from mesos_auth.testing.iam import FakeIAM
+from tests.helpers import FakeClock
 
 LOGIN_ENDPOINT = "https://master.mesos/acs/api/v1/auth/login"
 
@@ -52,3 +55,34 @@ def write_secret(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def ca(tmp_path_factory: Any) -> TestCA:
+    """One CA for the whole run: the fakes serve TLS with it, clients trust its bundle."""
+    return TestCA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A wall clock that moves only when told, for a test's client and fakes alike."""
+    return FakeClock()
+
+
+@pytest.fixture
+def fake_iam(ca: TestCA, clock: FakeClock) -> Iterator[Callable[..., FakeIAM]]:
+    """Starts FakeIAMs on the test's CA and clock; each is stopped and checked afterwards."""
+    started: List[FakeIAM] = []
+
+    def start(**options: Any) -> FakeIAM:
+        options.setdefault("tls", ca)
+        options.setdefault("clock", clock)
+        server = FakeIAM(**options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+    for server in started:
+        server.check()

@@ -8,12 +8,6 @@ import pytest
 
 from mesos_auth import CABundleError, resolve_ca_bundle
 from mesos_auth.ca import CA_BUNDLE_ENV
-from mesos_auth.testing import TestCA
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory) -> TestCA:
-    return TestCA(tmp_path_factory.mktemp("ca"))
 
 
 def test_explicit_argument_first(ca, tmp_path) -> None:

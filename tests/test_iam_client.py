@@ -18,26 +18,13 @@ from mesos_auth.iam import IAMProtocolError, login_hint
 from mesos_auth.testing import TestCA
 from mesos_auth.testing._server import FakeServer, Response
 from mesos_auth.testing.iam import FakeIAM
-from tests.helpers import FakeClock
 
 NO_WAIT = RetryPolicy(initial_delay=0.5, backoff=2, max_delay=4, jitter=0.2, deadline=30)
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory) -> TestCA:
-    return TestCA(tmp_path_factory.mktemp("ca"))
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def iam(ca, clock):
-    with FakeIAM(tls=ca, clock=clock, redirect_http_to_https=False) as server:
-        yield server
-        server.check()
+def iam(fake_iam) -> FakeIAM:
+    return fake_iam()
 
 
 @pytest.fixture

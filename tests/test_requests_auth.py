@@ -11,7 +11,6 @@ from mesos_auth import DCOSAuth, DCOSSession, InsecureTransportError, RetryPolic
 from mesos_auth.testing import TestCA, TokenRejected
 from mesos_auth.testing._server import FakeServer, Response
 from mesos_auth.testing.iam import FakeIAM
-from tests.helpers import FakeClock
 
 
 class ProtectedAPI(FakeServer):
@@ -36,21 +35,9 @@ class ProtectedAPI(FakeServer):
         return Response.json(200, {"uid": uid, "body": request.body.decode()})
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory) -> TestCA:
-    return TestCA(tmp_path_factory.mktemp("ca"))
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def iam(ca, clock):
-    with FakeIAM(tls=ca, clock=clock, token_lifetime=3600) as server:
-        yield server
-        server.check()
+def iam(fake_iam) -> FakeIAM:
+    return fake_iam(token_lifetime=3600)
 
 
 @pytest.fixture

@@ -17,30 +17,16 @@ from mesos_auth import (
     TokenInfo,
     TokenProvider,
 )
-from mesos_auth.testing import TestCA
 from mesos_auth.testing.iam import FakeIAM
 from mesos_auth.tokens import TokenState, read_expiry
-from tests.helpers import FakeClock
 
 ONE_TRY = RetryPolicy(max_attempts=1)
 LIFETIME = 60.0  # advisory window 12 s, mandatory 6 s
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory) -> TestCA:
-    return TestCA(tmp_path_factory.mktemp("ca"))
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def iam(ca, clock):
-    with FakeIAM(tls=ca, clock=clock, token_lifetime=LIFETIME) as server:
-        yield server
-        server.check()
+def iam(fake_iam) -> FakeIAM:
+    return fake_iam(token_lifetime=LIFETIME)
 
 
 @pytest.fixture

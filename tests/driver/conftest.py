@@ -1,7 +1,8 @@
-"""Fakes for the driver tests: a CA, a fake IAM and a fake master per test."""
+"""Fakes for the driver tests: a fake IAM and fake masters per test, on the session's CA."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -11,16 +12,9 @@ from mesos_auth.testing.iam import FakeIAM
 from mesos_auth.testing.master import FakeMaster
 
 
-@pytest.fixture(scope="session")
-def ca(tmp_path_factory: Any) -> TestCA:
-    return TestCA(tmp_path_factory.mktemp("driver-ca"))
-
-
 @pytest.fixture
-def iam(ca: TestCA) -> Iterator[FakeIAM]:
-    with FakeIAM(tls=ca) as server:
-        yield server
-        server.check()
+def iam(fake_iam: Any) -> FakeIAM:
+    return fake_iam(clock=time.time)  # the master's token checks and the driver share real time
 
 
 def make_master(ca: TestCA, iam: FakeIAM, mode: str, **options: Any) -> FakeMaster:
