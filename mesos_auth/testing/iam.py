@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mesos_auth.account import ServiceAccount
-from mesos_auth.testing._server import Answer, FakeServer, Request, Response, TLSOption
+from mesos_auth.testing._server import Answer, FakeServer, Request, Response, TLSOption, _Handler
 from mesos_auth.testing.errors import TokenRejected
 
 __all__ = [
@@ -220,6 +220,24 @@ def _load_public_key(key: PublicKeyInput) -> rsa.RSAPublicKey:
 # --------------------------------------------------------------------------
 
 
+class _IAMHandler(_Handler):
+    """The fake IAM's request handler: the ``Date`` header of every answer is the
+    fake's time (:meth:`FakeIAM.now`, so :meth:`FakeIAM.shift_clock` moves it), as a
+    real IAM's answers carry the time of its own host. A client can then see clock
+    skew from an answer, as ``mesos-auth doctor`` does. Should the fake's clock
+    fail, the real time is sent (the failure is recorded where the clock is read
+    for the answer itself)."""
+
+    def date_time_string(self, timestamp: Optional[float] = None) -> str:
+        owner = self.server.owner
+        if timestamp is None and isinstance(owner, FakeIAM):
+            try:
+                timestamp = owner.now()
+            except Exception:
+                timestamp = None
+        return super().date_time_string(timestamp)
+
+
 class FakeIAM(FakeServer):
     """A fake DC/OS IAM on 127.0.0.1: real HTTP and/or HTTPS, a background thread.
 
@@ -248,9 +266,11 @@ class FakeIAM(FakeServer):
         key_size: int = 2048,
     ) -> None:
         _check_lifetime(token_lifetime)
-        super().__init__(tls=tls, plain_http=plain_http)
-        if redirect_http_to_https and not (self.tls and "http" in self._listeners):
+        if redirect_http_to_https and not (tls and plain_http):
             raise ValueError("redirect_http_to_https needs both listeners: pass tls=... and plain_http=True")
+        super().__init__(tls=tls, plain_http=plain_http)
+        for listener in self._listeners.values():
+            listener.RequestHandlerClass = _IAMHandler  # its Date header follows the fake's clock
         self.redirect_http_to_https = redirect_http_to_https
         self.key_size = key_size
         self._clock = clock

@@ -9,6 +9,7 @@ a bool first, so a failure cannot print it.
 from __future__ import annotations
 
 import base64
+import email.utils
 import http.client
 import json
 import shutil
@@ -525,6 +526,16 @@ def test_shift_clock_moves_login_checks_and_issued_exp(
 
     iam.shift_clock(-120)
     assert iam.now() == clock()
+
+
+def test_the_date_header_follows_the_fake_clock(iam: FakeIAM, client: Client, clock: ManualClock) -> None:
+    # A real IAM's answers carry its host's time: that is how a client sees clock skew.
+    iam.shift_clock(3600)
+    for scheme in ("https", "http"):
+        status, headers, _ = client.raw("GET", JWKS_PATH, scheme=scheme)
+        assert status == 200
+        (date,) = header(headers, "Date")
+        assert email.utils.parsedate_to_datetime(date).timestamp() == int(clock() + 3600)
 
 
 def test_token_lifetime_can_change_after_construction(
