@@ -208,22 +208,29 @@ class _Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         return True
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        connection = request
         if self.ssl_context is not None:
             try:
                 request.settimeout(30)
-                request = self.ssl_context.wrap_socket(request, server_side=True)
-                request.settimeout(None)
+                # wrap_socket detaches the plain socket: the TLS socket owns the
+                # connection from here on, and is closed below (socketserver only
+                # closes the plain one).
+                connection = self.ssl_context.wrap_socket(request, server_side=True)
+                connection.settimeout(None)
             except (ssl.SSLError, OSError) as exc:
                 # A client that does not trust us ends here: that is a test outcome, not a failure.
                 self.owner.tls_failures.append(f"{client_address[0]}:{client_address[1]}: {exc}")
                 return
-        self.owner.track_connection(request, True)
+        self.owner.track_connection(connection, True)
         try:
-            super().finish_request(request, client_address)
+            super().finish_request(connection, client_address)
         except (ConnectionError, ssl.SSLError, OSError):
             pass
         finally:
-            self.owner.track_connection(request, False)
+            self.owner.track_connection(connection, False)
+            if connection is not request:
+                with contextlib.suppress(OSError):
+                    connection.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         self.owner.record_error(f"connection from {client_address} failed:\n{traceback.format_exc()}")
@@ -283,6 +290,8 @@ class FakeServer:
 
     def stop(self) -> None:
         if not self._started:
+            for listener in self._listeners.values():
+                listener.server_close()  # bound at construction: free the ports even if never started
             return
         self._started = False
         self.before_stop()

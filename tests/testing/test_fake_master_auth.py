@@ -394,8 +394,10 @@ def test_security_mode_accepts_str_enums() -> None:
     class Mode(str, enum.Enum):
         STRICT = "strict"
 
-    assert FakeMaster(security_mode=Mode.STRICT, iam=StubIAM()).security_mode == "strict"
-    assert FakeMaster(security_mode=SecurityMode.PERMISSIVE).security_mode == "permissive"
+    for mode, expected in ((Mode.STRICT, "strict"), (SecurityMode.PERMISSIVE, "permissive")):
+        master = FakeMaster(security_mode=mode, iam=StubIAM())
+        master.stop()  # never started: frees the ports it bound
+        assert master.security_mode == expected
 
 
 # -- with the real FakeIAM ----------------------------------------------------------------------------
