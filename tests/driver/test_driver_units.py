@@ -89,3 +89,24 @@ def test_a_late_307_for_an_old_stream_changes_nothing(driver) -> None:
 def test_calls_before_subscription_raise_not_connected(driver) -> None:
     with pytest.raises(NotConnectedError, match="REVIVE"):
         driver._send({"type": "REVIVE", "framework_id": {"value": "fw"}})
+
+
+def test_masters_found_in_zookeeper_use_https_in_strict_mode(iam, ca) -> None:
+    driver = AuthenticatedSchedulerDriver(
+        object(),
+        {"user": "nobody", "name": "zk"},
+        "zk://10.0.0.1:2181,10.0.0.2:2181/mesos",
+        service_account=iam.create_account("svc"),
+        security_mode="strict",
+        ca_bundle=ca.ca_bundle,
+    )
+    assert driver.master_address is None  # nothing known until ZooKeeper says
+    driver.onNewMasterDetectedMessage(json.dumps({"address": {"ip": "10.0.0.7", "port": 5050}}))
+    assert driver.master_address == MasterAddress("https", "10.0.0.7", 5050)
+    driver.onNoMasterDetectedMessage()
+    assert driver.master_address is None
+
+
+def test_masters_found_in_zookeeper_use_http_otherwise(driver) -> None:
+    driver.onNewMasterDetectedMessage(json.dumps({"address": {"ip": "10.0.0.8", "port": 5051}}).encode())
+    assert driver.master_address == MasterAddress("http", "10.0.0.8", 5051)
