@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import mesos_auth
-from mesos_auth import AuthenticatedSchedulerDriver, create_driver
+from mesos_auth import AuthenticatedSchedulerDriver, AuthenticationFailedError, ConfigurationError, create_driver
 from tests.driver.support import FAST_BACKOFF, RecordingScheduler, framework_info, running
 
 MODES = ["disabled", "permissive", "strict"]
@@ -95,3 +95,52 @@ def test_stop_without_failover_tears_down(master_factory, iam, ca) -> None:
 
 def test_lazy_import_of_the_driver_side() -> None:
     assert mesos_auth.create_driver is create_driver
+
+
+def test_http_basic_auth_for_plain_mesos_clusters(ca, master_factory, monkeypatch) -> None:
+    monkeypatch.delenv("DCOS_SERVICE_ACCOUNT_CREDENTIAL", raising=False)
+    master = master_factory("disabled", basic_auth={"plain-principal": "s3cret"})
+    scheduler = RecordingScheduler(tasks=1)
+    framework = framework_info(principal="plain-principal")
+    driver = create_driver(
+        scheduler, framework, master.https_url, principal="plain-principal", secret="s3cret", ca_bundle=ca.ca_bundle
+    )
+    assert driver.token_provider is None
+    with running(driver):
+        scheduler.wait_for(scheduler.finished)
+    assert driver.failure is None
+    assert {r.headers.get("Authorization") for r in master.requests if r.path != "/version"} == {"Basic ***"}
+    [record] = master.frameworks.values()
+    assert record.authenticated_principal == "plain-principal"
+
+
+def test_wrong_basic_secret_stops_the_driver_typed(ca, master_factory, monkeypatch) -> None:
+    monkeypatch.delenv("DCOS_SERVICE_ACCOUNT_CREDENTIAL", raising=False)
+    master = master_factory("disabled", basic_auth={"plain-principal": "s3cret"})
+    scheduler = RecordingScheduler()
+    driver = create_driver(
+        scheduler,
+        framework_info(),
+        master.https_url,
+        principal="plain-principal",
+        secret="wrong",
+        ca_bundle=ca.ca_bundle,
+    )
+    driver.start()
+    with pytest.raises(AuthenticationFailedError):
+        driver.join()
+    assert len(master.calls_of_type("SUBSCRIBE")) == 1  # no token to refresh: retrying cannot help
+
+
+def test_a_service_account_and_basic_auth_together_are_refused(iam, master_factory, ca) -> None:
+    master = master_factory("strict")
+    with pytest.raises(ConfigurationError, match="not both"):
+        create_driver(
+            RecordingScheduler(),
+            framework_info(),
+            master.https_url,
+            principal="p",
+            secret="s",
+            service_account=iam.create_account("svc"),
+            ca_bundle=ca.ca_bundle,
+        )
