@@ -28,7 +28,6 @@ from mesos_auth.retry import RetryPolicy
 from mesos_auth.testing import FakeIAM, FakeMaster, TestCA
 from tests.cli.auth_support import (
     assert_no_secrets,
-    clean_environment,
     closed_port,
     subprocess_environment,
     write_secret,
@@ -43,24 +42,8 @@ CHECK_NAMES = [check.name for check in checks.CHECKS]
 
 
 @pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
-    return TestCA(tmp_path_factory.mktemp("doctor-ca"))
-
-
-@pytest.fixture(scope="module")
 def other_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
     return TestCA(tmp_path_factory.mktemp("doctor-other-ca"), name="some other CA")
-
-
-@pytest.fixture(scope="module")
-def shared_iam(ca: TestCA) -> Iterator[FakeIAM]:
-    with FakeIAM(tls=ca) as fake:  # https, and plain http beside it
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def alice(shared_iam: FakeIAM) -> ServiceAccount:
-    return shared_iam.create_account("alice")
 
 
 @pytest.fixture(scope="module")
@@ -70,24 +53,10 @@ def shared_master(ca: TestCA, shared_iam: FakeIAM) -> Iterator[FakeMaster]:
 
 
 @pytest.fixture
-def iam(shared_iam: FakeIAM, alice: ServiceAccount, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIAM]:
-    clean_environment(monkeypatch)
-    shared_iam.reset()
-    shared_iam.add_account("alice", alice.private_key.public_key())
-    yield shared_iam
-    shared_iam.check()
-
-
-@pytest.fixture
 def master(shared_master: FakeMaster, iam: FakeIAM) -> Iterator[FakeMaster]:
     shared_master.reset()
     yield shared_master
     shared_master.check()
-
-
-@pytest.fixture
-def secret(tmp_path: Path, alice: ServiceAccount) -> Path:
-    return write_secret(tmp_path / "secret.json", alice)
 
 
 # --------------------------------------------------------------------------

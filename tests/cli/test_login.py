@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -13,37 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mesos_auth.account import ServiceAccount
 from mesos_auth.cli import main
 from mesos_auth.testing import FakeIAM, TestCA
-from tests.cli.auth_support import assert_no_secrets, clean_environment, closed_port, write_secret
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
-    return TestCA(tmp_path_factory.mktemp("login-ca"))
-
-
-@pytest.fixture(scope="module")
-def shared_iam(ca: TestCA) -> Iterator[FakeIAM]:
-    with FakeIAM(tls=ca) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def alice(shared_iam: FakeIAM) -> ServiceAccount:
-    return shared_iam.create_account("alice")
-
-
-@pytest.fixture
-def iam(shared_iam: FakeIAM, alice: ServiceAccount, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIAM]:
-    clean_environment(monkeypatch)
-    shared_iam.reset()
-    shared_iam.add_account("alice", alice.private_key.public_key())
-    yield shared_iam
-    shared_iam.check()
-
-
-@pytest.fixture
-def secret(tmp_path: Path, alice: ServiceAccount) -> Path:
-    return write_secret(tmp_path / "secret.json", alice)
+from tests.cli.auth_support import assert_no_secrets, closed_port, write_secret
 
 
 def login(*args: str) -> List[str]:
