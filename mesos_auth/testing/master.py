@@ -302,31 +302,25 @@ class FakeMaster(FakeServer):
 
         A leading master that loses leadership exits in Mesos: its streams drop.
         """
-        with self._changed:
-            was_leader = self._leadership == _LEADER
-            self._leadership = _FOLLOWER
-            self._leader = leader
-            self._changed.notify_all()
-        if was_leader:
-            self.drop_streams()
+        self._change_leadership(_FOLLOWER, leader)
 
     follow = set_leader
 
     def set_no_leader(self) -> None:
         """No leader known: every scheduler call gets 503."""
-        with self._changed:
-            was_leader = self._leadership == _LEADER
-            self._leadership = _NO_LEADER
-            self._leader = None
-            self._changed.notify_all()
-        if was_leader:
-            self.drop_streams()
+        self._change_leadership(_NO_LEADER, None)
 
     def become_leader(self) -> None:
+        self._change_leadership(_LEADER, None)
+
+    def _change_leadership(self, leadership: str, leader: Optional[Union[FakeMaster, str]]) -> None:
         with self._changed:
-            self._leadership = _LEADER
-            self._leader = None
+            stepped_down = self._leadership == _LEADER and leadership != _LEADER
+            self._leadership = leadership
+            self._leader = leader
             self._changed.notify_all()
+        if stepped_down:
+            self.drop_streams()
 
     def set_recovering(self, recovering: bool = True) -> None:
         """A leader that has not finished recovery answers 503."""

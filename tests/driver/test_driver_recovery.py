@@ -124,34 +124,48 @@ def test_dropped_stream_is_resumed_with_the_same_framework_id(ca, iam, master_fa
     assert kinds.index("disconnected") < kinds.index("reregistered")
 
 
-def test_leader_change_is_followed_by_the_stream(ca, iam, master_factory) -> None:
-    first = master_factory("strict")
-    second = master_factory("strict")
-    scheduler = RecordingScheduler(tasks=1)
-    driver = strict_driver(scheduler, first, iam.create_account("svc"), ca)
+class LeaderChange:
+    """Two strict masters; a framework registered with the first, done and quiet."""
+
+    def __init__(self, ca, iam, master_factory) -> None:
+        self.first = master_factory("strict")
+        self.second = master_factory("strict")
+        self.scheduler = RecordingScheduler(tasks=1)
+        self.driver = strict_driver(self.scheduler, self.first, iam.create_account("svc"), ca)
+
+    def settle(self) -> None:
+        self.scheduler.wait_for(self.scheduler.finished)
+        quiesce(self.driver, self.first)
+
+    def moved(self) -> bool:
+        return any(f.state == "subscribed" for f in self.second.frameworks.values())
+
+
+@pytest.fixture
+def change(ca, iam, master_factory) -> LeaderChange:
+    return LeaderChange(ca, iam, master_factory)
+
+
+def test_leader_change_is_followed_by_the_stream(change) -> None:
+    first, second, driver = change.first, change.second, change.driver
     with running(driver):
-        scheduler.wait_for(scheduler.finished)
-        quiesce(driver, first)
+        change.settle()
         first.set_leader(second)
         first.drop_streams()
-        second.wait_for(lambda: any(f.state == "subscribed" for f in second.frameworks.values()), what="moved")
-        assert driver.master_address is not None and driver.master_address.port == second._port("https")
+        second.wait_for(change.moved, what="moved")
+        assert driver.master_address is not None and driver.master_address.port == second.port("https")
         assert driver.master_address.scheme == "https"
     # The master checks leadership first, before it reads the call (contract.md, section 7).
     assert first.requests[-1].status == 307 and first.requests[-1].path == "/api/v1/scheduler"
     [moved] = second.frameworks.values()
-    assert moved.framework_id == scheduler.framework_ids[0]
+    assert moved.framework_id == change.scheduler.framework_ids[0]
     assert driver.failure is None and not first.calls_of_type("TEARDOWN")
 
 
-def test_a_call_during_a_leader_change_fails_typed_and_the_driver_moves(ca, iam, master_factory) -> None:
-    first = master_factory("strict")
-    second = master_factory("strict")
-    scheduler = RecordingScheduler(tasks=1)
-    driver = strict_driver(scheduler, first, iam.create_account("svc"), ca)
+def test_a_call_during_a_leader_change_fails_typed_and_the_driver_moves(change) -> None:
+    first, second, driver, scheduler = change.first, change.second, change.driver, change.scheduler
     with running(driver):
-        scheduler.wait_for(scheduler.finished)
-        quiesce(driver, first)
+        change.settle()
         first.set_leader(second)  # a master that steps down also drops its streams
         try:
             driver.reviveOffers()
@@ -159,7 +173,7 @@ def test_a_call_during_a_leader_change_fails_typed_and_the_driver_moves(ca, iam,
             assert refused.status == 307 and refused.call == "REVIVE"
         except NotConnectedError:  # the stream drop was noticed first
             pass
-        second.wait_for(lambda: any(f.state == "subscribed" for f in second.frameworks.values()), what="moved")
+        second.wait_for(change.moved, what="moved")
         scheduler.wait_for(lambda: "reregistered" in scheduler.kinds(), what="reregistered")
         driver.reviveOffers()  # accepted by the new leader
     assert second.calls_of_type("REVIVE")[-1].status == 202
