@@ -75,6 +75,8 @@ DEFAULT_MISSED_HEARTBEATS = 3
 DEFAULT_CALL_TIMEOUT = 30.0
 #: Consecutive 401s to SUBSCRIBE, each with a freshly obtained token, before giving up.
 MAX_SUBSCRIBE_401 = 5
+#: Redirects followed at once; more in a row (masters pointing at each other) wait the backoff.
+MAX_IMMEDIATE_REDIRECTS = 5
 _PRINCIPAL_MISMATCH = "does not match principal"
 
 
@@ -443,7 +445,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     def _run_stream(self) -> None:
         attempt = 0
         failing_since = time.monotonic()
-        subscribe_401s = 0
+        subscribe_401s = redirects = 0
         try:
             while not self._stop_event.is_set():
                 address = self._address
@@ -461,7 +463,9 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                         self._address = self._checked_address(redirect.target)
                         self._master = self._address.netloc
                         self.version = None
-                    continue
+                    redirects += 1
+                    if redirects <= MAX_IMMEDIATE_REDIRECTS:
+                        continue
                 except TLSVerificationError:
                     raise  # an untrusted certificate does not heal by retrying
                 except AuthenticationFailedError as exc:
@@ -483,7 +487,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                     if was_connected and not self._stopping.is_set():
                         self._callback("disconnected")
                 if subscribed.is_set():
-                    attempt, failing_since, subscribe_401s = 0, time.monotonic(), 0
+                    attempt, failing_since, subscribe_401s, redirects = 0, time.monotonic(), 0, 0
                 if self._stopping.is_set():
                     break
                 if self._resubscribe_requested:
@@ -512,8 +516,8 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self._started = False
         self._stopping.set()
         self._stop_event.set()
-        if isinstance(exc, (AuthenticationFailedError, PermissionRefusedError, PrincipalMismatchError)):
-            self._notify_auth_failure(exc)
+        if isinstance(exc, (PermissionRefusedError, PrincipalMismatchError)):
+            self._notify_auth_failure(exc)  # a 401 (AuthenticationFailedError) was told as it came
         from_error_event = isinstance(exc, SubscriptionRefusedError) and exc.status == 0
         if not from_error_event:  # an ERROR event was already passed to error() by pymesos
             self._callback("error", str(exc))

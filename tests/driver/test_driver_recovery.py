@@ -309,3 +309,18 @@ def test_bare_address_means_https_in_strict_mode(iam, master_factory, ca) -> Non
         ca_bundle=ca.ca_bundle,
     )
     assert driver.master_address is not None and driver.master_address.scheme == "https"
+
+
+def test_masters_redirecting_to_each_other_do_not_stop_the_driver(ca, iam, master_factory) -> None:
+    first, second = master_factory("strict"), master_factory("strict")
+    first.set_leader(second)
+    second.set_leader(first)
+    scheduler = RecordingScheduler(tasks=1)
+    driver = strict_driver(scheduler, first, iam.create_account("svc"), ca)
+    with running(driver):
+        first.wait_for(lambda: len(first.requests) + len(second.requests) >= 8, what="a few redirects")
+        assert driver.failure is None
+        second.become_leader()
+        scheduler.wait_for(scheduler.finished)
+    assert driver.failure is None
+    assert any(f.state in ("subscribed", "disconnected") for f in second.frameworks.values())
