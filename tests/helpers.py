@@ -29,10 +29,10 @@ class FakeClock:
         self.advance(seconds)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.01) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.005, what: str = "") -> None:
     """Wait until ``condition()`` is true; fail after a generous deadline."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {condition}")
+            raise AssertionError(f"not within {timeout} s: {what or condition}")
         time.sleep(interval)

@@ -28,6 +28,7 @@ from mesos_auth.account import ServiceAccount
 from mesos_auth.testing import FakeIAM, TestCA, TokenRejected
 from mesos_auth.testing._server import FakeServerError
 from mesos_auth.testing.iam import JWKS_PATH, LOGIN_PATH
+from tests.helpers import wait_for
 
 DEADLINE = 10.0  # generous: a noisy 2-core machine must never make these flaky
 FIVE_DAYS = 5 * 24 * 3600
@@ -45,14 +46,6 @@ class ManualClock:
 
     def reset(self) -> None:
         self.value = self.start
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -695,7 +688,7 @@ def test_latency_holds_logins_and_nothing_else(
         target=lambda: results.append(client.login("alice", login_token(alice_key, "alice", clock())).status_code)
     )
     thread.start()
-    wait_for(lambda: iam.pending_logins == 1, "the login to be held")
+    wait_for(lambda: iam.pending_logins == 1, what="the login to be held")
 
     jwks = requests.get(iam.jwks_url, verify=ca.ca_bundle, timeout=30)  # answered while the login waits
     assert jwks.status_code == 200
@@ -726,14 +719,14 @@ def test_stop_releases_held_logins(alice_key: rsa.RSAPrivateKey) -> None:
 
     thread = threading.Thread(target=login)
     thread.start()
-    wait_for(lambda: fake.pending_logins == 1, "the login to be held")
+    wait_for(lambda: fake.pending_logins == 1, what="the login to be held")
 
     fake.stop()
     thread.join(DEADLINE)
 
     assert not thread.is_alive()
     assert len(outcome) == 1
-    wait_for(lambda: fake.pending_logins == 0, "the held login to be released")
+    wait_for(lambda: fake.pending_logins == 0, what="the held login to be released")
     assert fake.login_count == 0
     fake.check()
 
