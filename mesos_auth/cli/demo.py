@@ -22,10 +22,8 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from mesos_auth.account import ServiceAccount
+from mesos_auth.cli.keypair import write_key_pair
 from mesos_auth.security_mode import SecurityMode
 
 EXAMPLE = Path("examples") / "frameworks" / "hello_factory.py"
@@ -83,19 +81,6 @@ class Story:
         print(text, flush=True)
 
 
-def write_key_pair(directory: Path, uid: str) -> rsa.RSAPrivateKey:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    descriptor = os.open(directory / f"{uid}-private.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(private)
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    (directory / f"{uid}-public.pem").write_bytes(public)
-    return key
-
-
 def run_framework(example: Path, env: Dict[str, str], timeout: float = RUN_TIMEOUT) -> int:
     """Run the framework as its own process, its output indented under the story."""
     process = subprocess.Popen(  # noqa: S603 - our interpreter, our example
@@ -134,11 +119,11 @@ def run(args: argparse.Namespace) -> int:
             f"IAM login   {cluster.login_endpoint}",
             f"CA bundle   {cluster.ca_bundle}",
         )
-        key = write_key_pair(directory, UID)
+        key, private_path, public_path = write_key_pair(directory, UID, force=True)
         story.step(
             "Key pair created: RSA 2048",
-            f"private key {directory / (UID + '-private.pem')} (mode 0600, stays with the framework)",
-            f"public key  {directory / (UID + '-public.pem')} (goes to the IAM)",
+            f"private key {private_path} (mode 0600, stays with the framework)",
+            f"public key  {public_path} (goes to the IAM)",
         )
         account = ServiceAccount(uid=UID, private_key=key, login_endpoint=cluster.login_endpoint)
         cluster.iam.add_account(UID, account.public_key_pem())

@@ -48,24 +48,31 @@ def key_paths(out_dir: Path, name: str) -> Tuple[Path, Path]:
     return out_dir / f"{name}-private.pem", out_dir / f"{name}-public.pem"
 
 
-def run(args: argparse.Namespace) -> int:
-    out_dir = Path(args.out_dir)
-    private_path, public_path = key_paths(out_dir, args.name)
+def write_key_pair(
+    out_dir: Path, name: str, *, bits: int = 2048, force: bool = False
+) -> Tuple[rsa.RSAPrivateKey, Path, Path]:
+    """Make an RSA key pair; write NAME-private.pem (0600) and NAME-public.pem into ``out_dir``."""
+    private_path, public_path = key_paths(out_dir, name)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigurationError(f"--out-dir {out_dir} exists and is not a directory")
-    if not args.force:
+    if not force:
         refuse_existing(private_path, public_path)  # both checked before anything is written
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=args.bits)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    write_file(private_path, private_pem, mode=PRIVATE_FILE_MODE, force=args.force)
-    write_file(public_path, public_pem, mode=PUBLIC_FILE_MODE, force=args.force)
+    write_file(private_path, private_pem, mode=PRIVATE_FILE_MODE, force=force)
+    write_file(public_path, public_pem, mode=PUBLIC_FILE_MODE, force=force)
+    return key, private_path, public_path
+
+
+def run(args: argparse.Namespace) -> int:
+    _, private_path, public_path = write_key_pair(Path(args.out_dir), args.name, bits=args.bits, force=args.force)
 
     uid = args.name
     print(f"private key ({args.bits}-bit RSA, mode 0600, keep it secret): {private_path}")
