@@ -58,9 +58,10 @@ from mesos_auth.errors import (
     TransportError,
 )
 from mesos_auth.master_uri import MasterAddress, follow_redirect, is_zookeeper, parse_master
-from mesos_auth.recordio import RecordIODecoder, RecordIOError
+from mesos_auth.recordio import RecordIOError
 from mesos_auth.retry import RetryPolicy
 from mesos_auth.security_mode import SecurityMode, detect_security_mode
+from mesos_auth.subscription import Redirect, Retryable, check_subscribe_answer, error_event, read_events
 from mesos_auth.tokens import TokenInfo, TokenProvider
 from mesos_auth.transport import Connection, make_ssl_context, open_connection, tls_error
 
@@ -77,16 +78,6 @@ DEFAULT_CALL_TIMEOUT = 30.0
 MAX_SUBSCRIBE_401 = 5
 #: Redirects followed at once; more in a row (masters pointing at each other) wait the backoff.
 MAX_IMMEDIATE_REDIRECTS = 5
-_PRINCIPAL_MISMATCH = "does not match principal"
-
-
-class _Redirect(Exception):
-    def __init__(self, target: MasterAddress) -> None:
-        self.target = target
-
-
-class _Retryable(Exception):
-    """The subscription failed in a way that may heal: try again after a pause."""
 
 
 class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
@@ -395,7 +386,9 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     def _auth_failed_once(self, authorization: Optional[str]) -> None:
         if self.token_provider is not None and authorization and authorization.startswith("token="):
             self.token_provider.invalidate(authorization[len("token=") :])
-            logger.info("master answered 401: refreshing the token of %r and resending", self.token_provider.uid)
+            logger.info(
+                "master answered 401: the token of %r is refreshed before the next try", self.token_provider.uid
+            )
 
     def _transport_error(self, exc: BaseException) -> MesosAuthError:
         address = self._address
@@ -457,7 +450,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                     self._subscribe(address, subscribed)
                     if not self._stopping.is_set():
                         logger.warning("event stream from %s ended; re-subscribing", address)
-                except _Redirect as redirect:
+                except Redirect as redirect:
                     logger.warning("master %s is not the leader; following %s", address, redirect.target)
                     with self._lock:
                         self._address = self._checked_address(redirect.target)
@@ -473,7 +466,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                     self._notify_auth_failure(exc)
                     if self.token_provider is None or subscribe_401s >= MAX_SUBSCRIBE_401:
                         raise
-                except (_Retryable, TransportError, IAMUnavailableError, OSError, RecordIOError) as exc:
+                except (Retryable, TransportError, IAMUnavailableError, OSError, RecordIOError) as exc:
                     if isinstance(exc, IAMUnavailableError):
                         self._notify_auth_failure(exc)
                     if not self._stopping.is_set():
@@ -544,53 +537,34 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             tls = tls_error(address, exc, self.ca_bundle)
             if tls is not None:
                 raise tls from None
-            raise _Retryable(f"{exc.__class__.__name__}: {exc}") from None
+            raise Retryable(f"{exc.__class__.__name__}: {exc}") from None
         self._check_subscribe_answer(address, resp, authorization)
-        self._read_events(address, conn, resp, subscribed)
-
-    def _check_subscribe_answer(self, address: MasterAddress, resp: Any, authorization: Optional[str]) -> None:
-        status = resp.status
-        if status == 200:
-            return
-        text = resp.read().decode("utf-8", "replace").strip()[:500]
-        if status == 307:
-            raise _Redirect(follow_redirect(address, resp.getheader("Location")))
-        if status == 401:
-            if authorization and authorization.startswith("token=") and self.token_provider is not None:
-                self.token_provider.invalidate(authorization[len("token=") :])
-            detail = "no credentials were sent" if not authorization else (text or "credentials refused")
-            if not authorization:
-                detail += ": the cluster requires authentication; give a service account (strict mode)"
-            raise AuthenticationFailedError(address.url, detail)
-        if status == 400 and _PRINCIPAL_MISMATCH in text:
-            uid = self.token_provider.uid if self.token_provider else ""
-            raise PrincipalMismatchError(str(self._framework.get("principal", "")), uid or text)
-        if status in (400, 403):
-            raise SubscriptionRefusedError(text, status=status, master=address.url)
-        raise _Retryable(f"HTTP {status} {text[:100]}")
-
-    def _read_events(self, address: MasterAddress, conn: Connection, resp: Any, subscribed: threading.Event) -> None:
         stream_id = resp.getheader("Mesos-Stream-Id")
         if not stream_id:
-            raise _Retryable("SUBSCRIBE answered 200 without a Mesos-Stream-Id")
+            raise Retryable("SUBSCRIBE answered 200 without a Mesos-Stream-Id")
         self.stream_id = stream_id
-        decoder = RecordIODecoder()
-        while not self._stop_event.is_set():
-            try:
-                data = resp.read1(65536)
-            except socket.timeout:
-                raise _Retryable(
-                    f"no heartbeat from {address} for {self.missed_heartbeats} intervals (a silent master)"
-                ) from None
-            except (OSError, ValueError, http.client.HTTPException) as exc:
-                if self._stop_event.is_set():
-                    return
-                raise _Retryable(f"stream broke: {exc.__class__.__name__}") from None
-            if not data:
-                return
-            for record in decoder.feed(data):
-                event = json.loads(record.decode("utf-8"))
-                self._dispatch(event, conn, subscribed)
+
+        def silence() -> str:
+            return f"no heartbeat from {address} for {self.missed_heartbeats} intervals (a silent master)"
+
+        for event in read_events(resp, self._stop_event.is_set, silence):
+            self._dispatch(event, conn, subscribed)
+
+    def _check_subscribe_answer(self, address: MasterAddress, resp: Any, authorization: Optional[str]) -> None:
+        if resp.status == 200:
+            return
+        text = resp.read().decode("utf-8", "replace").strip()[:500]
+        if resp.status == 401:
+            self._auth_failed_once(authorization)
+        check_subscribe_answer(
+            address,
+            resp.status,
+            text,
+            resp.getheader("Location"),
+            sent_credentials=bool(authorization),
+            principal=str(self._framework.get("principal", "")),
+            uid=self.token_provider.uid if self.token_provider else "",
+        )
 
     def _dispatch(self, event: Dict[str, Any], conn: Connection, subscribed: threading.Event) -> None:
         kind = event.get("type")
@@ -613,14 +587,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self._callback("authenticated", self.token_provider.uid)
         if kind == "ERROR":
             message = event.get("error", {}).get("message", "")
-            lowered = message.lower()
-            if "authoriz" in lowered or ("not allowed" in lowered and "role" in lowered):
-                raise PermissionRefusedError(
-                    message,
-                    master=self._master_url,
-                    principal=str(self._framework.get("principal", "")),
-                )
-            raise SubscriptionRefusedError(message, master=self._master_url)
+            raise error_event(message, master=self._master_url, principal=str(self._framework.get("principal", "")))
 
     def _close_stream(self) -> None:
         with self._stream_lock:
