@@ -324,3 +324,21 @@ def test_masters_redirecting_to_each_other_do_not_stop_the_driver(ca, iam, maste
         scheduler.wait_for(scheduler.finished)
     assert driver.failure is None
     assert any(f.state in ("subscribed", "disconnected") for f in second.frameworks.values())
+
+
+def test_a_401_on_subscribe_renews_the_token_and_resubscribes(ca, iam, master_factory) -> None:
+    master = master_factory("strict")
+    scheduler = RecordingScheduler(tasks=1)
+    driver = strict_driver(scheduler, master, iam.create_account("svc"), ca)
+    with running(driver):
+        scheduler.wait_for(scheduler.finished)
+        quiesce(driver, master)  # no call of ours meets the revoked token first
+        iam.revoke_tokens("svc")
+        master.drop_streams()  # the re-subscription carries the revoked token
+        scheduler.wait_for(lambda: "reregistered" in scheduler.kinds(), what="reregistered")
+    subscribes = [
+        r.status for r in master.requests if r.path == "/api/v1/scheduler" and r.call_type in ("SUBSCRIBE", None)
+    ]
+    assert subscribes[-2:] == [401, 200]
+    assert iam.login_count == 2 and driver.failure is None
+    assert any(isinstance(e, AuthenticationFailedError) for e in scheduler.auth_failures)
