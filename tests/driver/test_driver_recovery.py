@@ -29,7 +29,7 @@ from mesos_auth.testing import TestCA
 from mesos_auth.testing.iam import FakeIAM
 from tests.driver.conftest import make_master
 from tests.driver.support import FAST_BACKOFF, RecordingScheduler, framework_info, running
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -342,3 +342,21 @@ def test_a_401_on_subscribe_renews_the_token_and_resubscribes(ca, iam, master_fa
     assert subscribes[-2:] == [401, 200]
     assert iam.login_count == 2 and driver.failure is None
     assert any(isinstance(e, AuthenticationFailedError) for e in scheduler.auth_failures)
+
+
+def test_a_master_that_is_down_for_a_while_is_waited_for(ca, iam, master_factory, caplog) -> None:
+    master = master_factory("strict")
+    scheduler = RecordingScheduler(tasks=1)
+    driver = strict_driver(scheduler, master, iam.create_account("svc"), ca)
+    with running(driver):
+        scheduler.wait_for(scheduler.finished)
+        quiesce(driver, master)
+        master.go_down()  # every connection reset, streams dropped
+        scheduler.wait_for(lambda: "disconnected" in scheduler.kinds(), what="disconnected")
+        wait_for(lambda: caplog.text.count("failed:") >= 2, what="two failed re-subscriptions")
+        assert driver.failure is None
+        master.come_up()
+        scheduler.wait_for(lambda: "reregistered" in scheduler.kinds(), what="reregistered")
+    assert driver.failure is None and not master.calls_of_type("TEARDOWN")
+    [framework] = master.frameworks.values()
+    assert framework.subscribe_count == 2
