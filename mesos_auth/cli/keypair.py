@@ -15,7 +15,8 @@ from typing import Any, Tuple
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mesos_auth.cli._common import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, refuse_existing, write_file
+from mesos_auth._files import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, write_file
+from mesos_auth.cli._common import refuse_existing
 from mesos_auth.errors import ConfigurationError
 
 #: Key sizes offered; DC/OS's own ``service-accounts keypair`` makes 2048-bit keys.

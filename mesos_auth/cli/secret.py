@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Optional, TextIO
 from urllib.parse import urlsplit
 
+from mesos_auth._files import PRIVATE_FILE_MODE, write_file
 from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
-from mesos_auth.cli._common import PRIVATE_FILE_MODE, write_file
 from mesos_auth.errors import ConfigurationError
 
 STDOUT = "-"

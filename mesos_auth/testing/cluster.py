@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from mesos_auth._files import PRIVATE_FILE_MODE, write_file
 from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
 from mesos_auth.ca import CA_BUNDLE_ENV
 from mesos_auth.security_mode import SECURITY_MODE_ENV, SecurityMode
@@ -267,13 +268,10 @@ class FakeCluster:
     def write_secret(self, account: ServiceAccount, path: PathLike) -> Path:
         """Write ``account``'s secret JSON to ``path``, readable by the owner only (0600)."""
         target = Path(path)
-        # Created 0600 from the start (no window where the key is world-readable);
-        # fchmod as well, for a file that existed with another mode.
-        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            json.dump(account.to_info(), handle, indent=2)
-            handle.write("\n")
+        # A new 0600 file renamed over the target: never world-readable, and an
+        # existing file's looser mode is not kept.
+        text = json.dumps(account.to_info(), indent=2) + "\n"
+        write_file(target, text.encode("utf-8"), mode=PRIVATE_FILE_MODE, force=True)
         with self._lock:
             self._secret_files[account.uid] = (account, target)
         return target
