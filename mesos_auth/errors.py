@@ -12,12 +12,16 @@ Two families, kept apart as PyJWT and botocore do:
 
 Every exception keeps its facts as attributes and builds its message from them. No
 message ever contains a private key, a login token or an authentication token:
-values that could be secret are never passed in.
+values that could be secret are never passed in, URLs lose their ``user:password@``
+and text that came from a server is capped, stripped of anything shaped like a
+token and of control characters (:mod:`mesos_auth._redact`) before it is stored.
 """
 
 from __future__ import annotations
 
 from typing import Optional, Sequence
+
+from mesos_auth._redact import safe_url, server_text
 
 
 class MesosAuthError(Exception):
@@ -91,11 +95,48 @@ class SecurityModeError(ConfigurationError, ValueError):
 class InsecureTransportError(ConfigurationError):
     """Strict mode forbids sending credentials over plain http."""
 
-    def __init__(self, url: str, what: str = "a login token") -> None:
-        self.url = url
+    def __init__(
+        self, url: str, what: str = "a login token", fix: str = "Use the https:// endpoint of the cluster"
+    ) -> None:
+        self.url = safe_url(url)
+        self.what = what
+        self.fix = fix
         super().__init__(
-            f"refusing to send {what} over plain http to {url} in strict mode (it would travel in clear). "
-            "Use the https:// endpoint of the cluster"
+            f"refusing to send {what} over plain http to {self.url} in strict mode (it would travel in clear). {fix}"
+        )
+
+
+class UnsafeRedirectError(ConfigurationError):
+    """A server redirected a request that carries a credential somewhere it must not go.
+
+    ``url`` is where the request went, ``location`` where the server sent it (both
+    without userinfo), ``reason`` why it was not followed.
+    """
+
+    def __init__(self, url: str, location: Optional[str], reason: str, fix: str = "") -> None:
+        self.url = safe_url(url)
+        self.location = safe_url(location) if location else ""
+        self.reason = reason
+        self.fix = fix
+        target = f"to {self.location}" if self.location else "without a usable Location"
+        message = f"refused to follow the redirect from {self.url} {target}: {reason}"
+        super().__init__(f"{message}. {fix}" if fix else message)
+
+
+class WeakKeyError(CredentialError):
+    """The service account's RSA key is shorter than 2048 bits."""
+
+    def __init__(self, bits: int, *, source: str, minimum: int = 2048) -> None:
+        self.bits = bits
+        self.minimum = minimum
+        super().__init__(
+            f"is a {bits}-bit RSA key; at least {minimum} bits are required",
+            source=source,
+            field="private_key",
+            fix=(
+                f"make a new key pair of {minimum} bits or more (mesos-auth keypair), register its public "
+                "key with the account and put the new private key in the secret"
+            ),
         )
 
 
@@ -139,30 +180,38 @@ class LoginRejectedError(IAMError):
         hint: str = "",
     ) -> None:
         self.uid = uid
-        self.endpoint = endpoint
+        self.endpoint = safe_url(endpoint)
         self.status = status
-        self.code = code
-        self.title = title
-        self.description = description
+        self.code = server_text(code, 100)
+        self.title = server_text(title, 200)
+        self.description = server_text(description)
         self.hint = hint
-        said = " - ".join(part for part in (code, title, description) if part) or "no details"
-        message = f"IAM at {endpoint} rejected the login of {uid!r} (HTTP {status}: {said})"
+        said = " - ".join(part for part in (self.code, self.title, self.description) if part) or "no details"
+        message = f"IAM at {self.endpoint} rejected the login of {uid!r} (HTTP {status}: {said})"
         if hint:
             message += f". {hint}"
         super().__init__(message)
+
+
+class IAMProtocolError(IAMError):
+    """The IAM answered something that is not the login API: a wrong endpoint, or a broken server.
+
+    Not retried by :class:`~mesos_auth.iam.IAMClient` (a wrong endpoint stays
+    wrong); a running driver retries it with its backoff.
+    """
 
 
 class IAMUnavailableError(IAMError):
     """Every login attempt failed with a retryable error until the deadline."""
 
     def __init__(self, *, endpoint: str, attempts: int, elapsed: float, last_problem: str) -> None:
-        self.endpoint = endpoint
+        self.endpoint = safe_url(endpoint)
         self.attempts = attempts
         self.elapsed = elapsed
-        self.last_problem = last_problem
+        self.last_problem = server_text(last_problem)
         super().__init__(
-            f"could not log in at {endpoint}: {attempts} attempt(s) over {elapsed:.1f} s failed, "
-            f"the last with {last_problem}. Check that the IAM is up and reachable from here "
+            f"could not log in at {self.endpoint}: {attempts} attempt(s) over {elapsed:.1f} s failed, "
+            f"the last with {self.last_problem}. Check that the IAM is up and reachable from here "
             "(the login_endpoint in the secret), then try again"
         )
 
@@ -171,9 +220,21 @@ class TransportError(MesosAuthError):
     """A request could not be made: connection refused, timeout, broken stream."""
 
     def __init__(self, url: str, problem: str) -> None:
-        self.url = url
-        self.problem = problem
-        super().__init__(f"request to {url} failed: {problem}")
+        self.url = safe_url(url)
+        self.problem = server_text(problem)
+        super().__init__(f"request to {self.url} failed: {self.problem}")
+
+
+class TransportTimeoutError(TransportError):
+    """A request did not complete within its total deadline (a mute or trickling server)."""
+
+
+class ResponseTooLargeError(TransportError):
+    """A server's answer was larger than the cap set for it; the rest was not read."""
+
+    def __init__(self, url: str, what: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(url, f"{what} is larger than {limit} bytes; it was not read")
 
 
 class TLSVerificationError(TransportError):
@@ -181,14 +242,14 @@ class TLSVerificationError(TransportError):
 
     def __init__(self, url: str, problem: str, ca_bundle: Optional[str]) -> None:
         self.ca_bundle = ca_bundle
+        self.url = safe_url(url)
+        self.problem = server_text(problem)
         trusted = f"the CA bundle {ca_bundle}" if ca_bundle else "the system's trust store"
         MesosAuthError.__init__(
             self,
-            f"the certificate of {url} is not trusted by {trusted} ({problem}). Give the cluster's CA "
+            f"the certificate of {self.url} is not trusted by {trusted}: {self.problem}. Give the cluster's CA "
             "bundle with ca_bundle= or MESOS_AUTH_CA_BUNDLE (on DC/OS nodes /run/dcos/pki/CA/ca-bundle.crt)",
         )
-        self.url = url
-        self.problem = problem
 
 
 class TokenError(MesosAuthError):
@@ -196,7 +257,7 @@ class TokenError(MesosAuthError):
 
 
 class InvalidTokenError(TokenError, ValueError):
-    """A token could not be decoded or lacks a claim it must have."""
+    """A token could not be decoded, is not a compact JWT, or lacks a claim it must have."""
 
 
 class TokenExpiredError(TokenError):
@@ -233,22 +294,22 @@ class MasterCallError(MesosAuthError, RuntimeError):
 
     def __init__(self, status: int, call: str, message: str, *, master: str = "") -> None:
         self.status = status
-        self.call = call
-        self.message = message
-        self.master = master
-        where = f" at {master}" if master else ""
-        super().__init__(f"master{where} answered {call} with HTTP {status}: {message or 'no details'}")
+        self.call = server_text(call, 60)
+        self.message = server_text(message)
+        self.master = safe_url(master)
+        where = f" at {self.master}" if self.master else ""
+        super().__init__(f"master{where} answered {self.call} with HTTP {status}: {self.message or 'no details'}")
 
 
 class SubscriptionRefusedError(MesosAuthError):
     """The master refused the framework for good (a 400 on SUBSCRIBE or an ERROR event)."""
 
     def __init__(self, message: str, *, status: int = 0, master: str = "") -> None:
-        self.message = message
+        self.message = server_text(message)
         self.status = status
-        self.master = master
+        self.master = safe_url(master)
         how = f"HTTP {status}" if status else "an ERROR event"
-        super().__init__(f"master {master} refused the framework with {how}: {message}")
+        super().__init__(f"master {self.master} refused the framework with {how}: {self.message}")
 
 
 class PermissionRefusedError(SubscriptionRefusedError):
@@ -258,7 +319,7 @@ class PermissionRefusedError(SubscriptionRefusedError):
         self.principal = principal
         super().__init__(message, master=master)
         self.args = (
-            f"master {master} refused the framework: {message}. Grant the service account "
+            f"master {self.master} refused the framework: {self.message}. Grant the service account "
             f"{principal!r} the permission it lacks (e.g. dcos:mesos:master:framework:role:<role> create), "
             "or register with a role it may use",
         )
@@ -271,9 +332,9 @@ class AuthenticationFailedError(MesosAuthError):
     """The master keeps answering 401 although fresh credentials were sent."""
 
     def __init__(self, master: str, detail: str) -> None:
-        self.master = master
-        self.detail = detail
-        super().__init__(f"master {master} refused our credentials (HTTP 401): {detail}")
+        self.master = safe_url(master)
+        self.detail = server_text(detail)
+        super().__init__(f"master {self.master} refused our credentials (HTTP 401): {self.detail}")
 
 
 class MasterUnreachableError(TransportError):
