@@ -14,13 +14,20 @@ cannot serve a DC/OS cluster (``shared/docs/pymesos.md``):
 - TLS to the master, verified against the CA bundle, on the stream and the calls;
 - recovery instead of death: pymesos turns any non-2xx answer into a fatal error
   that tears the framework down through a SIGINT. Here a 401 refreshes the token
-  and resends; a dropped or silent stream, an unreachable master or IAM re-subscribe
-  with backoff and the same framework id; a 307 follows the leader. Only what
-  cannot heal (principal mismatch, permission refused, credentials rejected, an
-  untrusted certificate) stops the driver, with a typed error that ``join()`` and
-  ``run()`` raise in the caller's thread and the scheduler is told about. No
-  TEARDOWN is sent on any of these paths, and nothing is ever raised into the
-  main thread asynchronously.
+  and resends; a dropped or silent stream, an unreachable master or IAM, and
+  anything malformed a master sends re-subscribe with backoff and the same
+  framework id; a 307 follows the leader when the leader is part of the cluster
+  (:mod:`mesos_auth.leaders`). Only what cannot heal (principal mismatch,
+  permission refused, credentials rejected, an untrusted certificate of a
+  configured master, the driver's own ``timeout``) stops the driver, with a typed
+  error that ``join()`` and ``run()`` raise in the caller's thread and the
+  scheduler is told about. No TEARDOWN is sent on any of these paths, and nothing
+  is ever raised into the main thread asynchronously;
+- bounds on everything: a call takes at most ``call_timeout`` in all, the event
+  stream is judged silent per event (not per read), an event is at most
+  ``max_event_size`` bytes, an error body is read up to a small cap, and
+  ``stop()`` and ``join()`` return within about two seconds whatever the network
+  does (:mod:`mesos_auth._deadline`).
 
 The event stream is read by one thread ("mesos-auth stream"), which also runs the
 scheduler's callbacks, as pymesos' IO thread did.
@@ -28,25 +35,29 @@ scheduler's callbacks, as pymesos' IO thread did.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import logging
-import socket
+import re
 import threading
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from pymesos import MesosSchedulerDriver
 from pymesos.utils import DAY
 
+from mesos_auth import _deadline, _http
+from mesos_auth._deadline import Cancelled, Deadline
+from mesos_auth._redact import safe_url, server_text
 from mesos_auth.ca import CABundle, CABundleLike, resolve_ca_bundle
 from mesos_auth.discovery import AccountLike, resolve_service_account
 from mesos_auth.errors import (
     AuthenticationFailedError,
     ConfigurationError,
+    IAMProtocolError,
     IAMUnavailableError,
     InsecureTransportError,
+    InvalidTokenError,
     MasterCallError,
     MasterUnreachableError,
     MesosAuthError,
@@ -55,13 +66,25 @@ from mesos_auth.errors import (
     PrincipalMismatchError,
     SubscriptionRefusedError,
     TLSVerificationError,
+    TokenExpiredError,
     TransportError,
+    TransportTimeoutError,
+    UnsafeRedirectError,
 )
-from mesos_auth.master_uri import MasterAddress, follow_redirect, is_zookeeper, parse_master
-from mesos_auth.recordio import RecordIOError
+from mesos_auth.leaders import ClusterMembers
+from mesos_auth.master_uri import MasterAddress, follow_redirect, is_zookeeper, parse_master, parse_masters
+from mesos_auth.recordio import DEFAULT_MAX_RECORD
 from mesos_auth.retry import RetryPolicy
 from mesos_auth.security_mode import SecurityMode, detect_security_mode
-from mesos_auth.subscription import Redirect, Retryable, check_subscribe_answer, error_event, read_events
+from mesos_auth.subscription import (
+    Redirect,
+    Retryable,
+    check_subscribe_answer,
+    check_subscribed,
+    error_event,
+    error_message,
+    read_events,
+)
 from mesos_auth.tokens import TokenInfo, TokenProvider
 from mesos_auth.transport import Connection, make_ssl_context, open_connection, tls_error
 
@@ -72,12 +95,24 @@ SCHEDULER_PATH = "/api/v1/scheduler"
 DEFAULT_RESUBSCRIBE_BACKOFF = RetryPolicy(initial_delay=0.5, backoff=2.0, max_delay=15.0, jitter=0.2, deadline=DAY)
 #: A stream that stays silent this many heartbeat intervals is given up and re-subscribed.
 DEFAULT_MISSED_HEARTBEATS = 3
-#: Seconds to wait for a master to answer one call or the start of a subscription.
+#: Seconds a master has to answer one call, or the start of a subscription, in all.
 DEFAULT_CALL_TIMEOUT = 30.0
+#: Largest event read from the stream (a big cluster's OFFERS event fits many times).
+DEFAULT_MAX_EVENT_SIZE = DEFAULT_MAX_RECORD
 #: Consecutive 401s to SUBSCRIBE, each with a freshly obtained token, before giving up.
 MAX_SUBSCRIBE_401 = 5
 #: Redirects followed at once; more in a row (masters pointing at each other) wait the backoff.
 MAX_IMMEDIATE_REDIRECTS = 5
+#: Seconds ``stop()`` gives TEARDOWN, and ``join()`` the stream thread once stopping.
+STOP_TIMEOUT = 1.5
+#: Largest answer to a call, or to GET /version, that is read.
+MAX_CALL_ANSWER = 4 * 1024 * 1024
+#: Largest part of an error body read to describe a refusal; the rest is never read.
+MAX_ERROR_BODY = 64 * 1024
+#: Longest silence believed from a heartbeat interval (a day; Mesos sends one every 15 s).
+MAX_SILENCE = 24 * 3600.0
+#: Where a Mesos version string starts: pymesos compares its numbers.
+_VERSION = re.compile(r"\d{1,6}(?:\.\d{1,6}){0,5}")
 
 
 class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
@@ -93,7 +128,12 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     - ``tls``: use https for master addresses given without a scheme (and those
       found in ZooKeeper); by default only in strict mode;
     - ``allow_insecure_master``: let strict mode talk plain http to the master;
-    - ``missed_heartbeats``, ``call_timeout``, ``resubscribe_backoff``: recovery tuning.
+    - ``missed_heartbeats``, ``call_timeout``, ``resubscribe_backoff``: recovery tuning;
+    - ``max_event_size``: the largest event accepted on the stream (bytes).
+
+    ``master_uri`` may also be several masters, comma-separated
+    (``https://m1:5050,https://m2:5050``): they are tried in turn, and are the hosts
+    whose redirects the driver follows (see :mod:`mesos_auth.leaders`).
     """
 
     # Attributes of pymesos' driver (untyped there) that this class reads and writes.
@@ -102,6 +142,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     _master: Optional[str]
     version: Optional[str]
     stream_id: Optional[str]
+    framework_id: Optional[str]
 
     def __init__(
         self,
@@ -124,6 +165,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         missed_heartbeats: int = DEFAULT_MISSED_HEARTBEATS,
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
         resubscribe_backoff: RetryPolicy = DEFAULT_RESUBSCRIBE_BACKOFF,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         environ: Optional[Mapping[str, str]] = None,
     ) -> None:
         super().__init__(
@@ -143,6 +185,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         self.missed_heartbeats = missed_heartbeats
         self.call_timeout = call_timeout
         self.resubscribe_backoff = resubscribe_backoff
+        self.max_event_size = max_event_size
         self._tls_default = tls if tls is not None else self.security_mode is SecurityMode.STRICT
         self.token_provider = self._resolve_token_provider(token_provider, service_account, environ)
         if self.token_provider is not None and self._basic_credential is not None:
@@ -153,14 +196,20 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         if self.token_provider is not None:
             self._enforce_principal(self.token_provider.uid)
         self._address: Optional[MasterAddress] = None
+        self._configured: Tuple[MasterAddress, ...] = ()
         if isinstance(master_uri, str) and not is_zookeeper(master_uri):
-            self._address = self._checked_address(parse_master(master_uri, self._default_scheme))
+            self._configured = tuple(self._checked_address(a) for a in parse_masters(master_uri, self._default_scheme))
+            self._address = self._configured[0]
+        self._members = ClusterMembers(self._configured)
         self._ssl_context = make_ssl_context(self.ca_bundle)
         self._call_lock = threading.RLock()
         self._stop_event = threading.Event()  # set when the stream thread must end
         self._stopping = threading.Event()  # set first thing in stop(): an ending stream is then expected
+        self._stop_requested_at = 0.0
+        self._lifetime = Deadline(what="the driver")  # cancelled by stop(): ends every wait of the driver
         self._stream_lock = threading.Lock()
-        self._stream_conn: Optional[Connection] = None
+        self._stream_deadline: Optional[Deadline] = None
+        self._call_deadline: Optional[Deadline] = None
         self._stream_thread: Optional[threading.Thread] = None
         self._failure: Optional[BaseException] = None
         self._resubscribe_requested = False
@@ -231,6 +280,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self._failure = None
             self._stop_event.clear()
             self._stopping.clear()
+            self._lifetime = Deadline(what="the driver")
         if self.token_provider is not None:
             self.token_provider.add_refresh_listener(self._on_token_refreshed)
         uri = self.master_uri
@@ -245,8 +295,14 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         self._stream_thread.start()
 
     def stop(self, failover: bool = False) -> None:
-        """Stop the driver; without ``failover`` the framework is torn down (TEARDOWN), as in pymesos."""
+        """Stop the driver; without ``failover`` the framework is torn down (TEARDOWN), as in pymesos.
+
+        Returns within about two seconds whatever the network does: TEARDOWN gets
+        :data:`STOP_TIMEOUT`, then every connection, login and pause of the driver
+        is cut short.
+        """
         self._stopping.set()  # the master ends the stream on TEARDOWN: not a reason to re-subscribe
+        self._stop_requested_at = time.monotonic()
         with self._lock:
             was_started = self._started
             self._started = False
@@ -255,14 +311,29 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         if detector is not None:
             detector.stop()
         if was_started and not failover and self._failure is None and self.connected:
-            try:
-                self._teardown()
-            except Exception as exc:
-                logger.warning("TEARDOWN failed: %s", exc)
+            self._teardown_within(STOP_TIMEOUT)
         self._stop_event.set()
+        self._lifetime.cancel()
         self._close_stream()
         if self.token_provider is not None:
             self.token_provider.remove_refresh_listener(self._on_token_refreshed)
+
+    def _teardown_within(self, seconds: float) -> None:
+        """Send TEARDOWN, giving up after ``seconds`` (a call in flight is cut short first)."""
+        in_flight = self._call_deadline
+        if in_flight is not None:
+            in_flight.cancel()
+        with Deadline(seconds, what="TEARDOWN") as deadline:
+            if not self._call_lock.acquire(timeout=seconds):
+                logger.warning("TEARDOWN not sent: another call did not end in time")
+                return
+            try:
+                self._teardown()
+            except Exception as exc:
+                reason = "no answer in time" if deadline.fired else str(exc)
+                logger.warning("TEARDOWN failed: %s", reason)
+            finally:
+                self._call_lock.release()
 
     def abort(self) -> None:
         self.stop()
@@ -276,11 +347,20 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         super().acknowledgeStatusUpdate(status)
 
     def join(self) -> None:
-        """Wait for the driver to stop; raise the error that stopped it, if any."""
+        """Wait for the driver to stop; raise the error that stopped it, if any.
+
+        Once ``stop()`` was called this returns within :data:`STOP_TIMEOUT` more,
+        even if the stream thread is still finishing (it is a daemon thread).
+        """
         thread = self._stream_thread
         if thread is not None and thread is not threading.current_thread():
             while thread.is_alive():
-                thread.join(timeout=1.0)
+                if self._stopping.is_set():
+                    thread.join(timeout=max(0.0, self._stop_requested_at + STOP_TIMEOUT - time.monotonic()))
+                    if thread.is_alive():
+                        logger.warning("the driver's stream thread is still finishing; join() returns anyway")
+                    break
+                thread.join(timeout=0.25)
         if self._failure is not None:
             raise self._failure
 
@@ -289,16 +369,36 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         self.join()
 
     def change_master(self, master: Optional[str]) -> None:
-        """A new leading master (from ZooKeeper, or a 307): re-subscribe there."""
+        """A new leading master (from ZooKeeper, or the program): re-subscribe there.
+
+        Its host becomes a cluster member: redirects to it are followed.
+        """
         address = None
         if master:
             scheme = self._address.scheme if self._address is not None else self._default_scheme
             address = self._checked_address(parse_master(master, default_scheme=scheme))
+            self._members.learn(address)
         with self._lock:
             self._address = address
             self._master = address.netloc if address else None
             self.version = None
         self._close_stream()
+
+    def on_subscribed(self, info: Any) -> None:
+        """pymesos' handler, with the master's host and port taken from the address we hold
+        (pymesos splits ``host:port`` on the first colon, which breaks on IPv6)."""
+        reregistered = self.framework_id is not None
+        self.framework_id = info["framework_id"]["value"]
+        address = self._address
+        master_info: Dict[str, Any] = {"hostname": address.host, "port": address.port} if address else {}
+        if self.version:
+            master_info["version"] = self.version
+        elif isinstance(info.get("master_info"), dict) and "version" in info["master_info"]:
+            master_info["version"] = info["master_info"]["version"]
+        if reregistered:
+            self.sched.reregistered(self, self._dict_cls(master_info))
+        else:
+            self.sched.registered(self, self._dict_cls({"value": self.framework_id}), self._dict_cls(master_info))
 
     # -- requests ------------------------------------------------------------------
 
@@ -333,19 +433,19 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         method: str = "POST",
         headers: Optional[Dict[str, str]] = None,
     ) -> Any:
-        """Send one call. A 401 refreshes the token and resends once; a stale keep-alive
-        connection is reopened once; other refusals raise :class:`MasterCallError`."""
+        """Send one call, within ``call_timeout`` in all. A 401 refreshes the token and
+        resends once; a stale keep-alive connection is reopened once; other refusals
+        raise :class:`MasterCallError`, a cut or oversized answer :class:`TransportError`."""
         call = body.get("type", "call") if isinstance(body, dict) else "call"
+        call = call if isinstance(call, str) else "call"
         headers = dict(headers or {})
-        with self._call_lock:
-            conn = self._get_conn()
-            if conn is None:
+        with self._lifetime.active(), self._call_lock:  # stop() cuts a call, and a login it needs, short
+            if self._get_conn() is None:
                 raise NotConnectedError(call)
+            data = b""
             if body != "":
                 data = json.dumps(body).encode("utf-8")
                 headers["Content-Type"] = "application/json"
-            else:
-                data = b""
             stream_id = self.stream_id
             if stream_id:
                 headers["Mesos-Stream-Id"] = stream_id
@@ -353,35 +453,70 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             if authorization:
                 headers["Authorization"] = authorization
             for attempt in (1, 2):
-                try:
-                    conn.request(method, path, body=data, headers=headers)
-                    resp = conn.getresponse()
-                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                    self._close()
-                    if attempt == 2:
-                        raise self._transport_error(exc) from None
-                    conn = self._get_conn()
-                    if conn is None:
-                        raise NotConnectedError(call) from None
-                    continue
-                except (OSError, http.client.HTTPException) as exc:
-                    self._close()
-                    raise self._transport_error(exc) from None
-                if resp.status == 401 and attempt == 1 and self.token_provider is not None:
-                    resp.read()
+                status, answer = self._exchange(call, method, path, data, headers, retry_stale=attempt == 1)
+                if status == 401 and attempt == 1 and self.token_provider is not None:
                     self._auth_failed_once(headers.get("Authorization"))
                     headers["Authorization"] = self.token_provider.header()
                     continue
                 break
-            if resp.status < 200 or resp.status >= 300:
-                raise self._refused_call(resp, call, stream_id)
-            result = resp.read()
-            if not result:
+            if status < 200 or status >= 300:
+                raise self._refused_call(status, answer, call, stream_id)
+            if not answer.body:
                 return {}
             try:
-                return json.loads(result.decode("utf-8"))
-            except Exception:
+                return json.loads(answer.body.decode("utf-8"))
+            except (ValueError, RecursionError):
                 return {}
+
+    def _exchange(
+        self, call: str, method: str, path: str, data: bytes, headers: Dict[str, str], *, retry_stale: bool
+    ) -> Tuple[int, _CallAnswer]:
+        """One request and its answer on the keep-alive connection, bounded by ``call_timeout``.
+
+        A connection kept alive from an earlier call that turns out closed before any
+        answer came is reopened once (``retry_stale``); once an answer has begun, a
+        broken one is a :class:`TransportError`, never a resend.
+        """
+        with Deadline(self.call_timeout, what=call) as deadline:
+            self._call_deadline = deadline
+            try:
+                while True:
+                    conn = self._get_conn()
+                    if conn is None:
+                        raise NotConnectedError(call)
+                    reused = conn.sock is not None
+                    if reused:
+                        _deadline.watch(conn.sock)  # a socket kept alive from an earlier call
+                    try:
+                        conn.request(method, path, body=data, headers=headers)
+                        resp = conn.getresponse()
+                    except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                        self._close()
+                        if reused and retry_stale and not deadline.fired:
+                            retry_stale = False
+                            continue
+                        raise self._transport_error(exc, deadline) from None
+                    except (OSError, http.client.HTTPException) as exc:
+                        self._close()
+                        raise self._transport_error(exc, deadline) from None
+                    try:
+                        return resp.status, self._read_call_answer(resp, conn)
+                    except (OSError, http.client.HTTPException, TransportError) as exc:
+                        self._close()
+                        if isinstance(exc, (OSError, http.client.HTTPException)):
+                            exc = TransportError(self._master_url, "the answer was cut short (the connection broke)")
+                        raise self._transport_error(exc, deadline) from None
+            finally:
+                self._call_deadline = None
+
+    def _read_call_answer(self, resp: http.client.HTTPResponse, conn: Connection) -> _CallAnswer:
+        """The answer's body (capped); a connection whose answer was not read to the end is closed."""
+        url = self._master_url
+        if 200 <= resp.status < 300:
+            return _CallAnswer(resp, _http.read_body(resp, limit=MAX_CALL_ANSWER, url=url, what="the call's answer"))
+        text = _http.read_some(resp, MAX_ERROR_BODY)
+        self._close()  # the rest of an error body is never read, so the connection cannot be reused
+        return _CallAnswer(resp, text)
 
     def _auth_failed_once(self, authorization: Optional[str]) -> None:
         if self.token_provider is not None and authorization and authorization.startswith("token="):
@@ -390,29 +525,50 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 "master answered 401: the token of %r is refreshed before the next try", self.token_provider.uid
             )
 
-    def _transport_error(self, exc: BaseException) -> MesosAuthError:
+    def _transport_error(self, exc: BaseException, deadline: Optional[Deadline] = None) -> MesosAuthError:
         address = self._address
         if address is not None:
             tls = tls_error(address, exc, self.ca_bundle)
             if tls is not None:
                 return tls
-        return TransportError(address.url if address else "the master", f"{exc.__class__.__name__}: {exc}")
+        where = address.url if address else "the master"
+        if deadline is not None and deadline.passed:
+            return TransportTimeoutError(where, f"no complete answer within {self.call_timeout:g} s (call_timeout)")
+        if self._lifetime.fired:
+            return TransportError(where, "the driver is stopping")
+        if isinstance(exc, TransportError):
+            return exc
+        return TransportError(where, f"{exc.__class__.__name__}: {server_text(str(exc), 200)}")
 
-    def _refused_call(self, resp: Any, call: str, stream_id: Optional[str]) -> MasterCallError:
-        text = resp.read().decode("utf-8", "replace").strip()[:500]
-        status = resp.status
+    def _refused_call(self, status: int, answer: _CallAnswer, call: str, stream_id: Optional[str]) -> MasterCallError:
+        text = server_text(answer.body)
         lowered = text.lower()
         if status == 307:
-            location = resp.getheader("Location")
-            logger.warning("%s answered by a non-leading master; following the leader at %s", call, location)
-            target = follow_redirect(self._address, location) if self._address else None
-            self._request_resubscribe(stream_id, target)
+            location = answer.location
+            logger.warning("%s answered by a non-leading master; it names %s", call, safe_url(location) or "no leader")
+            self._request_resubscribe(stream_id, self._redirect_target(location))
         elif status == 403 or (status == 400 and ("stream" in lowered or "not subscribed" in lowered)):
             logger.warning("master no longer knows our subscription (%s); re-subscribing", text)
             self._request_resubscribe(stream_id, None)
         elif status == 401 and self.token_provider is not None:
             self._notify_auth_failure(AuthenticationFailedError(self._master_url, f"{call} refused twice"))
         return MasterCallError(status, call, text, master=self._master_url)
+
+    def _redirect_target(self, location: Optional[str]) -> Optional[MasterAddress]:
+        """The leader a call's 307 names, if it may be followed; else None (re-subscribe where we are)."""
+        current = self._address
+        if current is None:
+            return None
+        try:
+            target = follow_redirect(current, location)
+        except ConfigurationError as exc:
+            logger.warning("%s", exc)
+            return None
+        refusal = self._members.refusal(target, self.ca_bundle)
+        if refusal is not None:
+            logger.warning("not following the redirect to %s: %s", target, refusal)
+            return None
+        return target
 
     @property
     def _master_url(self) -> str:
@@ -436,70 +592,126 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     # -- the event stream ------------------------------------------------------------
 
     def _run_stream(self) -> None:
+        with self._lifetime.active():  # stop() ends any login, pause or lock wait of this thread
+            try:
+                self._stream_loop()
+            except Cancelled:
+                pass  # stopping
+            except MesosAuthError as exc:
+                self._fail(exc)
+            except Exception as exc:  # a bug of ours or of a callback: stop, never crash the process
+                logger.exception("the event stream thread failed")
+                self._fail(exc)
+
+    def _stream_loop(self) -> None:
         attempt = 0
         failing_since = time.monotonic()
         subscribe_401s = redirects = 0
-        try:
-            while not self._stop_event.is_set():
-                address = self._address
-                if address is None:
-                    self._stop_event.wait(0.1)
-                    continue
-                subscribed = threading.Event()
-                try:
-                    self._subscribe(address, subscribed)
-                    if not self._stopping.is_set():
-                        logger.warning("event stream from %s ended; re-subscribing", address)
-                except Redirect as redirect:
-                    logger.warning("master %s is not the leader; following %s", address, redirect.target)
-                    with self._lock:
-                        self._address = self._checked_address(redirect.target)
-                        self._master = self._address.netloc
-                        self.version = None
+        while not self._stop_event.is_set():
+            address = self._address
+            if address is None:
+                self._stop_event.wait(0.1)
+                continue
+            subscription = _Subscription()
+            try:
+                self._subscribe(address, subscription)
+                if not self._stopping.is_set():
+                    logger.warning("event stream from %s ended; re-subscribing", address)
+            except Redirect as redirect:
+                if self._follow_leader(address, redirect.target):
                     redirects += 1
                     if redirects <= MAX_IMMEDIATE_REDIRECTS:
                         continue
-                except TLSVerificationError:
-                    raise  # an untrusted certificate does not heal by retrying
-                except AuthenticationFailedError as exc:
-                    subscribe_401s += 1
-                    self._notify_auth_failure(exc)
-                    if self.token_provider is None or subscribe_401s >= MAX_SUBSCRIBE_401:
-                        raise
-                except (Retryable, TransportError, IAMUnavailableError, OSError, RecordIOError) as exc:
-                    if isinstance(exc, IAMUnavailableError):
-                        self._notify_auth_failure(exc)
-                    if not self._stopping.is_set():
-                        logger.warning("subscription to %s failed: %s", address, exc)
-                finally:
-                    self._close_stream()
-                    was_connected = self.stream_id is not None
-                    self.stream_id = None
-                    with self._call_lock:  # never under a call in flight on another thread
-                        self._close()
-                    if was_connected and not self._stopping.is_set():
-                        self._callback("disconnected")
-                if subscribed.is_set():
-                    attempt, failing_since, subscribe_401s, redirects = 0, time.monotonic(), 0, 0
-                if self._stopping.is_set():
-                    break
-                if self._resubscribe_requested:
-                    self._resubscribe_requested = False
-                    if subscribed.is_set():
-                        continue
-                attempt += 1
-                if time.monotonic() - failing_since > self._timeout:
-                    raise MasterUnreachableError(
-                        self._master_url, f"no subscription for {self._timeout:.0f} s (the driver's timeout)"
-                    )
-                delay = self.resubscribe_backoff.delay(attempt)
-                logger.info("re-subscribing to %s in %.1f s", self._master_url, delay)
-                self._stop_event.wait(delay)
-        except MesosAuthError as exc:
-            self._fail(exc)
-        except Exception as exc:  # a bug of ours or of a callback: stop, never crash the process
-            logger.exception("the event stream thread failed")
-            self._fail(exc)
+            except TLSVerificationError as exc:
+                if self._is_configured(address):
+                    raise  # an untrusted certificate of our own master does not heal by retrying
+                logger.error("%s; going back to the configured master", exc)
+                self._back_to_configured()
+            except AuthenticationFailedError as exc:
+                subscribe_401s += 1
+                self._notify_auth_failure(exc)
+                if self.token_provider is None or subscribe_401s >= MAX_SUBSCRIBE_401:
+                    raise
+            except (IAMUnavailableError, IAMProtocolError, InvalidTokenError, TokenExpiredError) as exc:
+                self._notify_auth_failure(exc)  # the IAM may heal: keep trying, with backoff
+                if not self._stopping.is_set():
+                    logger.warning("could not obtain a token to subscribe to %s: %s", address, exc)
+            except (Retryable, TransportError, OSError, http.client.HTTPException) as exc:
+                if not self._stopping.is_set():
+                    logger.warning("subscription to %s failed: %s", address, _describe(exc))
+                    self._next_configured(address)
+            finally:
+                self._end_subscription(subscription)
+            if subscription.healthy(self._stream_window(subscription)):
+                attempt, failing_since, subscribe_401s, redirects = 0, time.monotonic(), 0, 0
+            if self._stopping.is_set():
+                break
+            if self._resubscribe_requested:
+                self._resubscribe_requested = False
+                if subscription.healthy(self._stream_window(subscription)):
+                    continue
+            attempt += 1
+            if time.monotonic() - failing_since > self._timeout:
+                raise MasterUnreachableError(
+                    self._master_url, f"no subscription for {self._timeout:.0f} s (the driver's timeout)"
+                )
+            delay = self.resubscribe_backoff.delay(attempt)
+            logger.info("re-subscribing to %s in %.1f s", self._master_url, delay)
+            self._stop_event.wait(delay)
+
+    def _end_subscription(self, subscription: _Subscription) -> None:
+        self._close_stream()
+        was_connected = self.stream_id is not None
+        self.stream_id = None
+        with self._call_lock:  # never under a call in flight on another thread
+            self._close()
+        if was_connected and not self._stopping.is_set():
+            self._callback("disconnected")
+
+    def _follow_leader(self, current: MasterAddress, target: MasterAddress) -> bool:
+        """Move to the leader a 307 named, if it is part of the cluster; True when moved."""
+        refusal = self._members.refusal(target, self.ca_bundle)
+        if refusal is not None:
+            error = UnsafeRedirectError(
+                current.url + SCHEDULER_PATH, target.url, refusal, "Name every master in master_uri, or use zk://"
+            )
+            logger.error("%s", error)
+            self._back_to_configured()
+            return False
+        logger.warning("master %s is not the leader; following %s", current, target)
+        with self._lock:
+            self._address = self._checked_address(target)
+            self._master = self._address.netloc
+            self.version = None
+        return True
+
+    def _is_configured(self, address: MasterAddress) -> bool:
+        return address in self._configured or (self._members.knows(address) and not self._configured)
+
+    def _back_to_configured(self) -> None:
+        if self._configured:
+            with self._lock:
+                self._address = self._configured[0]
+                self._master = self._address.netloc
+                self.version = None
+
+    def _next_configured(self, failed: MasterAddress) -> None:
+        """After a failure: from a leader we were sent to, back to the configured masters;
+        with several configured, on to the next one."""
+        configured = self._configured
+        if not configured or (len(configured) < 2 and failed in configured):
+            return
+        index = configured.index(failed) + 1 if failed in configured else 0
+        with self._lock:
+            if self._address == failed:
+                self._address = configured[index % len(configured)]
+                self._master = self._address.netloc
+                self.version = None
+
+    def _stream_window(self, subscription: _Subscription) -> float:
+        if subscription.heartbeat_interval is None:
+            return self.call_timeout
+        return min(MAX_SILENCE, subscription.heartbeat_interval * self.missed_heartbeats)
 
     def _fail(self, exc: BaseException) -> None:
         """Stop for good on an error that cannot heal; tell the scheduler; no TEARDOWN."""
@@ -515,7 +727,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         if not from_error_event:  # an ERROR event was already passed to error() by pymesos
             self._callback("error", str(exc))
 
-    def _subscribe(self, address: MasterAddress, subscribed: threading.Event) -> None:
+    def _subscribe(self, address: MasterAddress, subscription: _Subscription) -> None:
         if self.version is None:
             self.version = self._get_version(address.netloc)
         body = {"type": "SUBSCRIBE", "subscribe": {"framework_info": self.framework}}
@@ -525,35 +737,57 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         authorization = self._authorization()
         if authorization:
             headers["Authorization"] = authorization
-        conn = open_connection(address, timeout=self.call_timeout, context=self._ssl_context)
+        deadline = Deadline(self.call_timeout, what="the event stream")
+        conn = open_connection(address, timeout=self.call_timeout, context=self._ssl_context, deadlines=(deadline,))
         with self._stream_lock:
             if self._stop_event.is_set():
+                deadline.close()
                 return
-            self._stream_conn = conn
+            self._stream_deadline = deadline
         try:
-            conn.request("POST", SCHEDULER_PATH, body=json.dumps(body).encode("utf-8"), headers=headers)
-            resp = conn.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            tls = tls_error(address, exc, self.ca_bundle)
-            if tls is not None:
-                raise tls from None
-            raise Retryable(f"{exc.__class__.__name__}: {exc}") from None
-        self._check_subscribe_answer(address, resp, authorization)
-        stream_id = resp.getheader("Mesos-Stream-Id")
-        if not stream_id:
-            raise Retryable("SUBSCRIBE answered 200 without a Mesos-Stream-Id")
-        self.stream_id = stream_id
+            try:
+                conn.request("POST", SCHEDULER_PATH, body=json.dumps(body).encode("utf-8"), headers=headers)
+                resp = conn.getresponse()
+            except (OSError, http.client.HTTPException) as exc:
+                tls = tls_error(address, exc, self.ca_bundle)
+                if tls is not None:
+                    raise tls from None
+                if deadline.passed:
+                    raise Retryable(f"no answer to SUBSCRIBE within {self.call_timeout:g} s") from None
+                raise Retryable(f"{exc.__class__.__name__}: {server_text(str(exc), 200)}") from None
+            self._check_subscribe_answer(address, resp, authorization)
+            stream_id = resp.getheader("Mesos-Stream-Id") or ""
+            if not stream_id or len(stream_id) > 200:
+                raise Retryable("SUBSCRIBE answered 200 without a usable Mesos-Stream-Id")
+            self.stream_id = stream_id
 
-        def silence() -> str:
-            return f"no heartbeat from {address} for {self.missed_heartbeats} intervals (a silent master)"
+            def silence() -> str:
+                return (
+                    f"no event from {address} for {self._stream_window(subscription):g} s "
+                    f"({self.missed_heartbeats} heartbeat intervals): a silent master"
+                )
 
-        for event in read_events(resp, self._stop_event.is_set, silence):
-            self._dispatch(event, conn, subscribed)
+            events = read_events(
+                resp,
+                stopped=self._stop_event.is_set,
+                deadline=deadline,
+                silence=silence,
+                max_event_size=self.max_event_size,
+            )
+            for event in events:
+                self._dispatch(event, subscription)
+                deadline.extend(self._stream_window(subscription))  # silence is judged per event
+        finally:
+            deadline.close()
+            conn.close()
+            with self._stream_lock:
+                if self._stream_deadline is deadline:
+                    self._stream_deadline = None
 
     def _check_subscribe_answer(self, address: MasterAddress, resp: Any, authorization: Optional[str]) -> None:
         if resp.status == 200:
             return
-        text = resp.read().decode("utf-8", "replace").strip()[:500]
+        text = server_text(_http.read_some(resp, MAX_ERROR_BODY))
         if resp.status == 401:
             self._auth_failed_once(authorization)
         check_subscribe_answer(
@@ -566,54 +800,58 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             uid=self.token_provider.uid if self.token_provider else "",
         )
 
-    def _dispatch(self, event: Dict[str, Any], conn: Connection, subscribed: threading.Event) -> None:
+    def _dispatch(self, event: Dict[str, Any], subscription: _Subscription) -> None:
         kind = event.get("type")
+        if not isinstance(kind, str):
+            logger.warning("skipped an event without a type from %s", self._master_url)
+            return
         if kind == "SUBSCRIBED":
-            interval = float(event.get("subscribed", {}).get("heartbeat_interval_seconds") or 15.0)
-            if conn.sock is not None:
-                conn.sock.settimeout(interval * self.missed_heartbeats)
-            subscribed.set()
+            subscribed = check_subscribed(event)
+            subscription.subscribed(subscribed.heartbeat_interval)
             logger.info(
                 "subscribed to %s as framework %s%s",
                 self._master_url,
-                event.get("subscribed", {}).get("framework_id", {}).get("value"),
+                server_text(subscribed.framework_id, 100),
                 f" (principal {self._framework.get('principal')!r})" if self._framework.get("principal") else "",
             )
+        message = error_message(event) if kind == "ERROR" else ""
         try:
             self.on_event(event)
         except Exception:
-            logger.exception("the scheduler's %s callback raised; the driver goes on", kind)
+            logger.exception("the scheduler's %s callback raised; the driver goes on", server_text(kind, 40))
         if kind == "SUBSCRIBED" and self.token_provider is not None:
             self._callback("authenticated", self.token_provider.uid)
         if kind == "ERROR":
-            message = event.get("error", {}).get("message", "")
             raise error_event(message, master=self._master_url, principal=str(self._framework.get("principal", "")))
 
     def _close_stream(self) -> None:
         with self._stream_lock:
-            conn, self._stream_conn = self._stream_conn, None
-        if conn is not None and conn.sock is not None:
-            with contextlib.suppress(OSError):
-                conn.sock.shutdown(socket.SHUT_RDWR)
+            deadline, self._stream_deadline = self._stream_deadline, None
+        if deadline is not None:
+            deadline.cancel()
 
     def _get_version(self, master: Optional[str]) -> Optional[str]:
         """The master's version from ``GET /version`` (no auth), over TLS when the master uses it."""
         address = self._address
         if master is None or address is None:
             return None
-        conn = open_connection(address, timeout=min(self.call_timeout, 10.0), context=self._ssl_context)
-        try:
-            conn.request("GET", "/version")
-            resp = conn.getresponse()
-            if 200 <= resp.status < 300:
-                return str(json.loads(resp.read().decode("utf-8"))["version"])
-        except Exception as exc:
-            tls = tls_error(address, exc, self.ca_bundle)
-            if tls is not None:
-                raise tls from None
-            logger.debug("GET /version from %s failed: %s", address, exc)
-        finally:
-            conn.close()
+        seconds = min(self.call_timeout, 10.0)
+        with Deadline(seconds, what="GET /version"):
+            conn = open_connection(address, timeout=seconds, context=self._ssl_context)
+            try:
+                conn.request("GET", "/version")
+                resp = conn.getresponse()
+                if 200 <= resp.status < 300:
+                    data = _http.read_body(resp, limit=MAX_ERROR_BODY, url=address.url + "/version")
+                    return _mesos_version(json.loads(data.decode("utf-8")))
+            except Exception as exc:
+                tls = tls_error(address, exc, self.ca_bundle)
+                if tls is not None:
+                    raise tls from None
+                _deadline.check()
+                logger.debug("GET /version from %s failed: %s", address, exc.__class__.__name__)
+            finally:
+                conn.close()
         return None
 
     # -- scheduler notifications ---------------------------------------------------------
@@ -632,3 +870,51 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
 
     def _on_token_refreshed(self, info: TokenInfo) -> None:
         self._callback("tokenRefreshed", info)
+
+
+class _CallAnswer:
+    """What a call's answer said: the ``Location`` header and the body read (capped)."""
+
+    def __init__(self, resp: http.client.HTTPResponse, body: bytes) -> None:
+        self.location = resp.getheader("Location")
+        self.body = body
+
+
+class _Subscription:
+    """One subscription's life: when SUBSCRIBED came, and the heartbeat interval it gave."""
+
+    def __init__(self) -> None:
+        self.subscribed_at: Optional[float] = None
+        self.heartbeat_interval: Optional[float] = None
+        self.ended_at: Optional[float] = None
+
+    def subscribed(self, heartbeat_interval: float) -> None:
+        self.subscribed_at = time.monotonic()
+        self.heartbeat_interval = heartbeat_interval
+
+    def healthy(self, window: float) -> bool:
+        """Lived a heartbeat interval after SUBSCRIBED: only then is the backoff reset.
+
+        A master that accepts and drops us at once (flapping) gets exponential
+        backoff, not two re-subscriptions a second forever.
+        """
+        if self.subscribed_at is None or self.heartbeat_interval is None:
+            return False
+        if self.ended_at is None:
+            self.ended_at = time.monotonic()
+        return self.ended_at - self.subscribed_at >= min(self.heartbeat_interval, window)
+
+
+def _mesos_version(payload: Any) -> Optional[str]:
+    """The numeric part of ``{"version": "1.10.2"}``; None for anything else (pymesos parses it)."""
+    version = payload.get("version") if isinstance(payload, dict) else None
+    if not isinstance(version, str):
+        return None
+    match = _VERSION.match(version)
+    return match.group() if match else None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, (Retryable, MesosAuthError)):
+        return server_text(str(exc))
+    return f"{exc.__class__.__name__}: {server_text(str(exc), 200)}"

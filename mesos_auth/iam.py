@@ -8,46 +8,67 @@ its result.
 What it guarantees, where the peers fall short (contract.md, section 8):
 
 - TLS is verified, against the resolved CA bundle; never ``verify=False``.
-- In strict mode a login token is never sent over plain http: the error comes
-  before any byte leaves. (Admin Router would answer 307 to https, but by then the
-  token has travelled in clear.)
-- Redirects are followed only when they keep the POST (307, 308) and never from
-  https to http.
+- In strict mode (given, or detected as the driver detects it) a login token is
+  never sent over plain http: the error comes before any byte leaves. (Admin
+  Router would answer 307 to https, but by then the token has travelled in clear.)
+- The login token goes to the configured endpoint's host and nowhere else:
+  redirects are followed only when they keep the POST (307, 308), stay on that
+  host, and never go from https to http; anything else raises
+  :class:`~mesos_auth.errors.UnsafeRedirectError` before the token is sent on.
+- No cookie is kept or sent: the IAM's ``dcos-acs-auth-cookie`` holds an auth
+  token, and a client shared by several accounts must not replay one's for another.
+- Every attempt has a total deadline (a server trickling one byte at a time
+  cannot hold it longer), every answer a size cap (compressed or not).
 - Connection errors, timeouts, 429 and 5xx are retried with backoff, jitter and a
   deadline, each attempt with a fresh login token. 400 and 401 are not retried:
   they raise :class:`~mesos_auth.errors.LoginRejectedError` with the IAM's code,
-  title and description and a hint.
+  title and description (capped, control characters escaped) and a hint.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import random
+import ssl
 import time
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 from urllib.parse import urljoin, urlsplit
 
-import requests
-
+from mesos_auth import _deadline, _http
+from mesos_auth._redact import safe_url, server_text
+from mesos_auth._version import __version__
 from mesos_auth.account import ServiceAccount
 from mesos_auth.ca import CABundle, CABundleLike, resolve_ca_bundle
 from mesos_auth.errors import (
     ConfigurationError,
     IAMError,
+    IAMProtocolError,
     IAMUnavailableError,
     InsecureTransportError,
     LoginRejectedError,
+    ResponseTooLargeError,
     TLSVerificationError,
+    TransportError,
+    UnsafeRedirectError,
 )
 from mesos_auth.login_token import DEFAULT_LOGIN_TOKEN_LIFETIME, check_login_token_lifetime, make_login_token
 from mesos_auth.retry import RetryExhausted, RetryPolicy, call_with_retry
-from mesos_auth.security_mode import SecurityMode
+from mesos_auth.security_mode import SecurityMode, detect_security_mode
+from mesos_auth.transport import certificate_problem, make_ssl_context
 
 logger = logging.getLogger(__name__)
 
 LOGIN_PATH = "/acs/api/v1/auth/login"
-#: (connect, read) seconds for one login request.
+#: (connect, read) seconds: the TCP connect, and the longest silence within an answer.
 DEFAULT_TIMEOUT = (5.0, 30.0)
+#: Seconds one attempt may take in all (connect, TLS, request, whole answer).
+DEFAULT_ATTEMPT_TIMEOUT = 30.0
+#: Largest login answer read (an auth-token answer is about 1 KB), once decompressed.
+MAX_ANSWER_SIZE = 1 << 20
+#: Largest error body read to describe a refusal.
+MAX_ERROR_BODY = 64 * 1024
 #: Redirects followed at most, per attempt.
 MAX_REDIRECTS = 5
 #: Redirects that keep the method and body (RFC 9110): the only ones followed.
@@ -63,10 +84,6 @@ class RetryableLoginFailure(IAMError):
         self.problem = problem
         self.retry_after = retry_after
         super().__init__(problem)
-
-
-class IAMProtocolError(IAMError):
-    """The IAM answered something that is not the login API (wrong endpoint?)."""
 
 
 def login_hint(status: int, code: str, description: str) -> str:
@@ -98,27 +115,41 @@ def login_hint(status: int, code: str, description: str) -> str:
     return ""
 
 
-def _error_fields(response: requests.Response) -> Dict[str, str]:
+def _error_fields(body: bytes) -> Dict[str, str]:
+    """The IAM's ``code``, ``title`` and ``description``, each made safe to show."""
     try:
-        body = response.json()
-    except ValueError:
-        return {"description": response.text[:200].strip()}
-    if not isinstance(body, dict):
+        parsed = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return {"description": server_text(body)}
+    if not isinstance(parsed, dict):
         return {}
-    return {key: str(body.get(key) or "") for key in ("code", "title", "description")}
+    return {key: server_text(_text_of(parsed.get(key))) for key in ("code", "title", "description")}
 
 
-def _retry_after(response: requests.Response) -> Optional[float]:
-    value = response.headers.get("Retry-After", "").strip()
+def _text_of(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+#: The longest pause a server may ask for with Retry-After that we take seriously.
+MAX_RETRY_AFTER = 3600.0
+
+
+def _retry_after(value: Optional[str]) -> Optional[float]:
     try:
-        return max(0.0, float(value)) if value else None
+        seconds = float((value or "").strip()[:20])
     except ValueError:
         return None
+    return min(MAX_RETRY_AFTER, seconds) if seconds >= 0 else None  # NaN fails both tests
 
 
-def _is_untrusted_certificate(exc: requests.exceptions.SSLError) -> bool:
-    text = str(exc)
-    return "CERTIFICATE_VERIFY_FAILED" in text or "hostname" in text.lower() or "certificate" in text.lower()
+class _Answer:
+    """A login answer: status, the two headers we use, and the body (capped)."""
+
+    def __init__(self, status: int, location: Optional[str], retry_after: Optional[str], body: bytes) -> None:
+        self.status = status
+        self.location = location
+        self.retry_after = retry_after
+        self.body = body
 
 
 class IAMClient:
@@ -134,25 +165,30 @@ class IAMClient:
         *,
         ca_bundle: CABundleLike = None,
         security_mode: Union[SecurityMode, str, None] = None,
-        session: Optional[requests.Session] = None,
-        timeout: Any = DEFAULT_TIMEOUT,
+        timeout: Union[float, Tuple[float, float]] = DEFAULT_TIMEOUT,
+        attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
         retry: RetryPolicy = DEFAULT_LOGIN_RETRY,
         login_token_lifetime: float = DEFAULT_LOGIN_TOKEN_LIFETIME,
+        environ: Optional[Mapping[str, str]] = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = _deadline.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        self.ca_bundle: CABundle = resolve_ca_bundle(ca_bundle)
-        self.security_mode = SecurityMode.parse(security_mode) if security_mode is not None else None
-        self.session = session or requests.Session()
-        self.timeout = timeout
+        self.ca_bundle: CABundle = resolve_ca_bundle(ca_bundle, environ=environ)
+        # Detected as the driver detects it: a client built without a mode still honours strict.
+        self.security_mode: SecurityMode = detect_security_mode(security_mode, environ=environ)
+        self.connect_timeout, self.read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        if not attempt_timeout > 0:
+            raise ConfigurationError(f"attempt_timeout must be a positive number of seconds, not {attempt_timeout!r}")
+        self.attempt_timeout = float(attempt_timeout)
         self.retry = retry
         self.login_token_lifetime = check_login_token_lifetime(login_token_lifetime)
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
         self._rng = rng
+        self._ssl_context: Optional[ssl.SSLContext] = None
 
     def __repr__(self) -> str:
         return f"IAMClient(ca_bundle={self.ca_bundle!s}, security_mode={self.security_mode})"
@@ -162,14 +198,18 @@ class IAMClient:
     def login(self, account: ServiceAccount) -> str:
         """Log ``account`` in, retrying what may heal; return the auth token."""
 
+        started = self._monotonic()
+
         def attempt(number: int) -> str:
-            return self.login_once(account)
+            # No attempt outlives the retry deadline, whatever the server does.
+            left = self.retry.deadline - (self._monotonic() - started)
+            return self.login_once(account, timeout=max(1.0, min(self.attempt_timeout, left)))
 
         def on_retry(number: int, delay: float, exc: BaseException) -> None:
             logger.warning(
                 "login of %r at %s failed (attempt %d: %s); retrying in %.1f s",
                 account.uid,
-                account.login_endpoint,
+                safe_url(account.login_endpoint),
                 number,
                 exc,
                 delay,
@@ -194,31 +234,37 @@ class IAMClient:
                 last_problem=str(exhausted.last),
             ) from None
 
-    def login_once(self, account: ServiceAccount) -> str:
-        """One login attempt with a fresh login token, following safe redirects."""
+    def login_once(self, account: ServiceAccount, *, timeout: Optional[float] = None) -> str:
+        """One login attempt with a fresh login token, following safe redirects, within ``timeout`` s."""
         url = account.login_endpoint
         self._refuse_clear_text(url)
+        home = _origin(url)
         login_token = make_login_token(account, lifetime=self.login_token_lifetime, clock=self._clock)
         logger.info(
             "signed a service login token for %r (RS256, valid %.0f s); logging in at %s",
             account.uid,
             self.login_token_lifetime,
-            url,
+            safe_url(url),
         )
-        body = {"uid": account.uid, "token": login_token}
-        for _ in range(MAX_REDIRECTS + 1):
-            response = self._post(url, body)
-            if response.status_code in KEEPING_REDIRECTS:
-                url = self._follow(url, response)
-                continue
-            if response.status_code in (301, 302, 303):
-                raise ConfigurationError(
-                    f"the IAM at {url} redirected the login with HTTP {response.status_code}, which would turn "
-                    "the POST into a GET. Set login_endpoint to the final address "
-                    f"({response.headers.get('Location', 'no Location given')})"
-                )
-            return self._read_answer(account, url, response)
-        raise IAMProtocolError(f"the login at {account.login_endpoint} was redirected more than {MAX_REDIRECTS} times")
+        body = json.dumps({"uid": account.uid, "token": login_token}).encode("utf-8")
+        seconds = self.attempt_timeout if timeout is None else timeout
+        with _deadline.Deadline(seconds, what="the login attempt") as deadline:
+            for _ in range(MAX_REDIRECTS + 1):
+                answer = self._post(url, body, deadline)
+                if answer.status in KEEPING_REDIRECTS:
+                    url = self._follow(url, answer.location, home)
+                    continue
+                if answer.status in (301, 302, 303):
+                    raise UnsafeRedirectError(
+                        url,
+                        answer.location,
+                        f"HTTP {answer.status}, which would turn the POST into a GET",
+                        "Set login_endpoint to the final address",
+                    )
+                return self._read_answer(account, url, answer)
+        raise IAMProtocolError(
+            f"the login at {safe_url(account.login_endpoint)} was redirected more than {MAX_REDIRECTS} times"
+        )
 
     # -- pieces ------------------------------------------------------------------
 
@@ -226,55 +272,98 @@ class IAMClient:
         if self.security_mode is SecurityMode.STRICT and urlsplit(url).scheme != "https":
             raise InsecureTransportError(url)
 
-    def _follow(self, url: str, response: requests.Response) -> str:
-        location = response.headers.get("Location")
-        response.close()
+    def _follow(self, url: str, location: Optional[str], home: _http.Origin) -> str:
+        """Where a 307/308 leads, if the login token may go there."""
         if not location:
-            raise IAMProtocolError(f"the IAM at {url} answered {response.status_code} without a Location")
-        target = urljoin(url, location)
-        if urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https":
-            raise InsecureTransportError(target, "a login token (redirect from https to http refused)")
+            raise IAMProtocolError(f"the IAM at {safe_url(url)} answered a redirect without a Location")
+        target = location.strip()
+        try:
+            target = urljoin(url, target)
+            where = _http.Origin.of(target)
+        except ValueError as exc:
+            raise UnsafeRedirectError(url, target, f"the new address is unusable ({exc})") from None
+        if where.host != home.host:
+            raise UnsafeRedirectError(
+                url,
+                target,
+                f"it leads to another host ({where.host}): the login token is only sent to {home.host}",
+                "If the IAM really moved, set login_endpoint to its new address",
+            )
+        if urlsplit(url).scheme == "https" and where.scheme != "https":
+            raise UnsafeRedirectError(
+                url, target, "it leads from https to http, where the login token would travel in clear"
+            )
         self._refuse_clear_text(target)
-        logger.debug("login redirected from %s to %s", url, target)
+        logger.debug("login redirected from %s to %s", safe_url(url), safe_url(target))
         return target
 
-    def _post(self, url: str, body: Dict[str, str]) -> requests.Response:
-        try:
-            return self.session.post(
-                url,
-                json=body,
-                headers={"Accept": "application/json"},
-                timeout=self.timeout,
-                verify=self.ca_bundle.verify,
-                allow_redirects=False,
-            )
-        except requests.exceptions.SSLError as exc:
-            if _is_untrusted_certificate(exc):
-                raise TLSVerificationError(url, _reason(exc), self.ca_bundle.path) from None
-            # Not a certificate problem: the connection broke during the handshake.
-            raise RetryableLoginFailure(f"a connection error (TLS: {_reason(exc)})") from None
-        except requests.exceptions.Timeout:
-            raise RetryableLoginFailure("a timeout") from None
-        except requests.exceptions.ConnectionError as exc:
-            raise RetryableLoginFailure(f"a connection error ({_reason(exc)})") from None
-        except requests.exceptions.InvalidURL as exc:
-            raise ConfigurationError(f"the login endpoint {url} is not a valid URL ({exc})") from None
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = make_ssl_context(self.ca_bundle)
+        return self._ssl_context
 
-    def _read_answer(self, account: ServiceAccount, url: str, response: requests.Response) -> str:
-        status = response.status_code
+    def _post(self, url: str, body: bytes, deadline: _deadline.Deadline) -> _Answer:
+        """POST ``body`` to ``url`` and read the answer, all within ``deadline``."""
+        origin = _origin(url)
+        conn = _http.open_connection(
+            origin,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            context=self._context() if origin.tls else None,
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+            "Connection": "close",
+            "User-Agent": f"mesos-auth/{__version__}",
+        }
+        try:
+            conn.request("POST", _http.request_target(url), body=body, headers=headers)
+            resp = conn.getresponse()
+            status = resp.status
+            location, retry_after = resp.getheader("Location"), resp.getheader("Retry-After")
+            if status == 200:
+                payload = _http.read_body(resp, limit=MAX_ANSWER_SIZE, url=url, what="the login answer")
+            elif 400 <= status < 500 and status != 429:
+                payload = _http.read_some(resp, MAX_ERROR_BODY)
+            else:
+                payload = b""  # redirects, 429, 5xx: the headers say all we use
+            return _Answer(status, location, retry_after, payload)
+        except ResponseTooLargeError as exc:
+            raise IAMProtocolError(
+                f"the IAM at {safe_url(url)} sent an answer that is too large: {exc.problem}"
+            ) from None
+        except (OSError, http.client.HTTPException, TransportError, ValueError) as exc:
+            problem = certificate_problem(exc)
+            if problem is not None:
+                raise TLSVerificationError(url, problem, self.ca_bundle.path) from None
+            if deadline.passed:
+                raise RetryableLoginFailure(f"no complete answer within {self.attempt_timeout:.0f} s") from None
+            _deadline.check()  # stopping: not a network failure to retry
+            if isinstance(exc, TimeoutError) or "timed out" in str(exc):
+                raise RetryableLoginFailure("a timeout") from None
+            raise RetryableLoginFailure(f"a connection error ({_reason(exc)})") from None
+        finally:
+            conn.close()
+
+    def _read_answer(self, account: ServiceAccount, url: str, answer: _Answer) -> str:
+        status = answer.status
         if status == 200:
             try:
-                token = response.json().get("token")
-            except (ValueError, AttributeError):
-                token = None
+                parsed = json.loads(answer.body.decode("utf-8"))
+            except (ValueError, RecursionError):
+                parsed = None
+            token = parsed.get("token") if isinstance(parsed, dict) else None
             if not isinstance(token, str) or not token:
                 raise IAMProtocolError(
-                    f"the IAM at {url} answered 200 without a token: is login_endpoint the IAM's {LOGIN_PATH}?"
+                    f"the IAM at {safe_url(url)} answered 200 without a token: "
+                    f"is login_endpoint the IAM's {LOGIN_PATH}?"
                 )
             return token
         if status == 429 or status >= 500:
-            raise RetryableLoginFailure(f"HTTP {status}", retry_after=_retry_after(response))
-        fields = _error_fields(response)
+            raise RetryableLoginFailure(f"HTTP {status}", retry_after=_retry_after(answer.retry_after))
+        fields = _error_fields(answer.body)
         raise LoginRejectedError(
             uid=account.uid,
             endpoint=url,
@@ -286,10 +375,16 @@ class IAMClient:
         )
 
 
+def _origin(url: str) -> _http.Origin:
+    try:
+        return _http.Origin.of(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"the login endpoint {safe_url(url)} is not a valid http(s) URL ({exc})") from None
+
+
 def _reason(exc: BaseException) -> str:
-    """The innermost reason of a requests/urllib3 error, without the URL noise."""
-    text = str(exc)
-    for marker in ("Caused by ", "] "):
-        if marker in text:
-            text = text.rsplit(marker, 1)[-1]
-    return text.strip("()'\" ")[:200] or exc.__class__.__name__
+    """A short reason for a network error, without anything a server said at length."""
+    if isinstance(exc, TransportError):
+        return exc.problem
+    text = getattr(exc, "strerror", None) or str(exc)
+    return server_text(f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__, 200)

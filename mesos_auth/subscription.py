@@ -12,26 +12,40 @@ of plain values, so the meaning is tested apart from any socket:
   heal (:class:`Retryable`).
 
 An ERROR event on an open stream is a refusal too (:func:`error_event`).
+
+What the master sends is input from the network and is checked as such: a
+record that is not a JSON object (not UTF-8, not JSON, nested too deeply, empty,
+too large), a SUBSCRIBED event without a framework id or with a heartbeat
+interval that is not a positive finite number, an ERROR event without a message,
+a 307 without a usable ``Location``: each is :class:`Retryable`, so the driver
+drops the stream and subscribes again with backoff instead of stopping.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import math
 import socket
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, Optional
 
+from mesos_auth._deadline import Deadline
+from mesos_auth._redact import server_text
 from mesos_auth.errors import (
     AuthenticationFailedError,
+    ConfigurationError,
     PermissionRefusedError,
     PrincipalMismatchError,
     SubscriptionRefusedError,
 )
 from mesos_auth.master_uri import MasterAddress, follow_redirect
-from mesos_auth.recordio import RecordIODecoder
+from mesos_auth.recordio import DEFAULT_MAX_RECORD, RecordIODecoder, RecordIOError
 
 _PRINCIPAL_MISMATCH = "does not match principal"
 READ_SIZE = 65536
+#: Mesos' heartbeat interval when SUBSCRIBED does not say (master/constants.hpp: 15 s).
+DEFAULT_HEARTBEAT_INTERVAL = 15.0
 
 
 class Redirect(Exception):
@@ -60,7 +74,10 @@ def check_subscribe_answer(
     if status == 200:
         return
     if status == 307:
-        raise Redirect(follow_redirect(address, location))
+        try:
+            raise Redirect(follow_redirect(address, location))
+        except ConfigurationError as exc:
+            raise Retryable(str(exc)) from None
     if status == 401:
         if sent_credentials:
             raise AuthenticationFailedError(address.url, text or "credentials refused")
@@ -72,7 +89,7 @@ def check_subscribe_answer(
         raise PrincipalMismatchError(principal, uid or text)
     if status in (400, 403):
         raise SubscriptionRefusedError(text, status=status, master=address.url)
-    raise Retryable(f"HTTP {status} {text[:100]}")
+    raise Retryable(f"HTTP {status} {server_text(text, 100)}")
 
 
 def error_event(message: str, *, master: str, principal: str) -> SubscriptionRefusedError:
@@ -83,23 +100,96 @@ def error_event(message: str, *, master: str, principal: str) -> SubscriptionRef
     return SubscriptionRefusedError(message, master=master)
 
 
-def read_events(resp: Any, stopped: Callable[[], bool], silence: Callable[[], str]) -> Iterator[Dict[str, Any]]:
+@dataclass(frozen=True)
+class Subscribed:
+    """What a valid SUBSCRIBED event says."""
+
+    framework_id: str
+    heartbeat_interval: float
+
+
+def parse_event(record: bytes) -> Dict[str, Any]:
+    """One RecordIO record as an event object, or :class:`Retryable` saying what it was instead."""
+    if not record:
+        raise Retryable("the master sent an empty event")
+    try:
+        event = json.loads(record.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Retryable("the master sent an event that is not UTF-8") from None
+    except RecursionError:
+        raise Retryable("the master sent an event nested too deeply") from None
+    except ValueError:
+        raise Retryable("the master sent an event that is not JSON") from None
+    if not isinstance(event, dict):
+        raise Retryable(f"the master sent an event that is a JSON {type(event).__name__}, not an object")
+    return event
+
+
+def check_subscribed(event: Dict[str, Any]) -> Subscribed:
+    """The framework id and heartbeat interval of a SUBSCRIBED event, or :class:`Retryable`."""
+    subscribed = event.get("subscribed")
+    if not isinstance(subscribed, dict):
+        raise Retryable("the master sent SUBSCRIBED without its 'subscribed' object")
+    framework_id = subscribed.get("framework_id")
+    value = framework_id.get("value") if isinstance(framework_id, dict) else None
+    if not isinstance(value, str) or not value:
+        raise Retryable("the master sent SUBSCRIBED without a framework id")
+    interval = subscribed.get("heartbeat_interval_seconds", DEFAULT_HEARTBEAT_INTERVAL)
+    if (
+        not isinstance(interval, (int, float))
+        or isinstance(interval, bool)
+        or not math.isfinite(interval)
+        or interval <= 0
+    ):
+        raise Retryable(
+            f"the master sent SUBSCRIBED with a heartbeat interval of {server_text(repr(interval), 40)}, "
+            "not a positive number of seconds"
+        )
+    return Subscribed(value, float(interval))
+
+
+def error_message(event: Dict[str, Any]) -> str:
+    """The message of an ERROR event, or :class:`Retryable` when it has none."""
+    error = event.get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str):
+        raise Retryable("the master sent an ERROR event without a message")
+    return message
+
+
+def read_events(
+    resp: Any,
+    *,
+    stopped: Callable[[], bool],
+    deadline: Deadline,
+    silence: Callable[[], str],
+    max_event_size: int = DEFAULT_MAX_RECORD,
+) -> Iterator[Dict[str, Any]]:
     """The events of an open stream, until it ends or ``stopped()``.
 
-    A read that times out (the socket's timeout is set from the heartbeat
-    interval) raises :class:`Retryable` with ``silence()``; a broken stream does too.
+    Silence is judged per event, not per read: the caller extends ``deadline``
+    after each event, and when it passes (a master that says nothing, or
+    trickles a byte now and then) the stream's socket is shut down and
+    :class:`Retryable` is raised with ``silence()``. A broken stream, a record
+    larger than ``max_event_size`` and a record that is not an event object raise
+    :class:`Retryable` too; the good events before a bad record are yielded first.
     """
-    decoder = RecordIODecoder()
+    decoder = RecordIODecoder(max_event_size)
     while not stopped():
         try:
             data = resp.read1(READ_SIZE)
-        except socket.timeout:
-            raise Retryable(silence()) from None
         except (OSError, ValueError, http.client.HTTPException) as exc:
             if stopped():
                 return
+            if deadline.passed or isinstance(exc, socket.timeout):
+                raise Retryable(silence()) from None
             raise Retryable(f"stream broke: {exc.__class__.__name__}") from None
         if not data:
+            if deadline.passed and not stopped():
+                raise Retryable(silence())
             return
-        for record in decoder.feed(data):
-            yield json.loads(record.decode("utf-8"))
+        try:
+            for record in decoder.records(data):
+                yield parse_event(record)
+        except RecordIOError as exc:
+            raise Retryable(f"the event stream is broken: {exc}") from None

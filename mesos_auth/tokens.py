@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from typing import Any, Callable, List, Optional, Union
 
 import jwt
 
+from mesos_auth import _deadline
 from mesos_auth.account import ServiceAccount
 from mesos_auth.ca import CABundleLike
 from mesos_auth.errors import InvalidTokenError, MesosAuthError, TokenExpiredError
@@ -68,15 +71,54 @@ class TokenInfo:
 RefreshListener = Callable[[TokenInfo], None]
 
 
-def read_expiry(token: str) -> float:
-    """The ``exp`` claim of a JWT, decoded without verifying the signature."""
+#: A compact JWS: three base64url segments, nothing else (no whitespace, no padding).
+_COMPACT_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+#: Longest token accepted (DC/OS auth tokens are well under 1 KB).
+MAX_TOKEN_LENGTH = 16 * 1024
+#: Furthest expiry believed: DC/OS tokens live days; a year ahead is a broken or hostile IAM.
+MAX_TOKEN_LIFETIME = 366 * 24 * 3600.0
+
+
+def check_token_format(token: object) -> str:
+    """``token`` if it is a compact JWT that may go into a header, else :class:`InvalidTokenError`.
+
+    Checked here, not left to PyJWT: some PyJWT releases accept a token with
+    whitespace or stray characters, and http.client would then put the whole token
+    into a ``ValueError`` message ("Invalid header value ...").
+    """
+    if not isinstance(token, str):
+        raise InvalidTokenError(f"the IAM returned a token that is a {type(token).__name__}, not a string")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidTokenError(f"the IAM returned a token of {len(token)} characters (at most {MAX_TOKEN_LENGTH})")
+    if not _COMPACT_JWT.fullmatch(token):
+        raise InvalidTokenError(
+            "the IAM returned a token that is not a compact JWT (three base64url parts, "
+            "no whitespace or control characters)"
+        )
+    return token
+
+
+def read_expiry(token: str, *, now: Optional[float] = None) -> float:
+    """The ``exp`` claim of a JWT, decoded without verifying the signature.
+
+    ``exp`` must be a finite number; given ``now``, it must also lie at most
+    :data:`MAX_TOKEN_LIFETIME` ahead (a NaN or huge ``exp`` would make a token
+    "fresh" forever and never refreshed).
+    """
+    check_token_format(token)
     try:
         claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, ValueError, RecursionError):
         raise InvalidTokenError("the IAM returned a token that is not a JWT") from None
-    exp = claims.get("exp")
+    exp = claims.get("exp") if isinstance(claims, dict) else None
     if not isinstance(exp, (int, float)) or isinstance(exp, bool):
         raise InvalidTokenError("the IAM returned a token without a numeric 'exp' claim")
+    if not math.isfinite(exp):
+        raise InvalidTokenError("the IAM returned a token whose 'exp' claim is not a finite number")
+    if now is not None and exp > now + MAX_TOKEN_LIFETIME:
+        raise InvalidTokenError(
+            f"the IAM returned a token that expires {exp - now:.0f} s from now, more than a year ahead"
+        )
     return float(exp)
 
 
@@ -150,10 +192,13 @@ class TokenProvider:
                 finally:
                     self._refresh_lock.release()
             return self._token or token
-        with self._refresh_lock:
+        _deadline.acquire(self._refresh_lock)  # a driver that stops does not wait for another's login
+        try:
             if self.state() in (TokenState.MANDATORY, TokenState.MISSING) or self._token is None:
                 return self._refresh()
             return self._token
+        finally:
+            self._refresh_lock.release()
 
     def header(self) -> str:
         """The ``Authorization`` header value DC/OS expects: ``token=<JWT>``."""
@@ -209,7 +254,7 @@ class TokenProvider:
         token = self.iam.login(self.account)
         self.login_count += 1
         now = self._clock()
-        expires_at = read_expiry(token)
+        expires_at = read_expiry(token, now=now)
         if expires_at <= now:
             raise TokenExpiredError(uid=self.uid, expires_at=expires_at, now=now)
         info = TokenInfo(uid=self.uid, expires_at=expires_at, obtained_at=now)

@@ -1,22 +1,24 @@
-"""Connections to the Mesos master, plain or TLS-verified.
+"""Connections to the Mesos master, plain or TLS-verified, bounded by deadlines.
 
 pymesos has no TLS at all; a strict DC/OS cluster requires it. Both the event
-stream and the calls use ``http.client`` connections made here, verified
-against the resolved CA bundle, with certificate failures turned into
+stream and the calls use connections made here (on :mod:`mesos_auth._http`):
+verified against the resolved CA bundle, registered with the deadlines that
+bound them, with certificate failures turned into
 :class:`~mesos_auth.errors.TLSVerificationError` that names the bundle and the fix.
 """
 
 from __future__ import annotations
 
-import http.client
 import ssl
-from typing import Optional, Union
+from typing import Optional, Tuple
 
+from mesos_auth import _http
+from mesos_auth._deadline import Deadline
 from mesos_auth.ca import CABundle
 from mesos_auth.errors import TLSVerificationError
 from mesos_auth.master_uri import MasterAddress
 
-Connection = Union[http.client.HTTPConnection, http.client.HTTPSConnection]
+Connection = _http.Connection
 
 
 def make_ssl_context(ca_bundle: CABundle) -> ssl.SSLContext:
@@ -26,11 +28,17 @@ def make_ssl_context(ca_bundle: CABundle) -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def open_connection(address: MasterAddress, *, timeout: float, context: Optional[ssl.SSLContext] = None) -> Connection:
-    """A not-yet-connected HTTP(S) connection to ``address``."""
-    if address.tls:
-        return http.client.HTTPSConnection(address.host, address.port, timeout=timeout, context=context)
-    return http.client.HTTPConnection(address.host, address.port, timeout=timeout)
+def open_connection(
+    address: MasterAddress,
+    *,
+    timeout: float,
+    context: Optional[ssl.SSLContext] = None,
+    deadlines: Tuple[Deadline, ...] = (),
+) -> Connection:
+    """A not-yet-connected HTTP(S) connection to ``address``, its socket watched by
+    ``deadlines`` and by those active in the thread that connects it."""
+    origin = _http.Origin(address.scheme, address.host, address.port)
+    return _http.open_connection(origin, connect_timeout=timeout, context=context, deadlines=deadlines)
 
 
 def certificate_problem(exc: BaseException) -> Optional[str]:

@@ -14,6 +14,7 @@ from mesos_auth import (
     SecurityMode,
     TLSVerificationError,
 )
+from mesos_auth.errors import UnsafeRedirectError
 from mesos_auth.iam import IAMProtocolError, login_hint
 from mesos_auth.testing import TestCA
 from mesos_auth.testing._server import FakeServer, Response
@@ -97,7 +98,7 @@ def test_redirect_from_https_to_http_is_refused(ca, iam, client_for) -> None:
     account = iam.create_account("svc")
     with Redirector(307, iam.http_login_endpoint, tls=ca, plain_http=False) as redirector:
         moved = account.with_login_endpoint(redirector.url + "/acs/api/v1/auth/login")
-        with pytest.raises(InsecureTransportError, match="redirect from https to http"):
+        with pytest.raises(UnsafeRedirectError, match="from https to http"):
             client_for().login(moved)
     assert iam.login_attempts == 0
 

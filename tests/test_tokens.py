@@ -201,7 +201,7 @@ def test_iam_and_its_options_are_exclusive(iam, ca) -> None:
 
 
 def test_read_expiry_refuses_non_jwts_and_missing_exp(rsa_key) -> None:
-    with pytest.raises(InvalidTokenError, match="not a JWT"):
+    with pytest.raises(InvalidTokenError, match="not a compact JWT"):
         read_expiry("nope")
     no_exp = jwt.encode({"uid": "x"}, rsa_key, algorithm="RS256")
     with pytest.raises(InvalidTokenError, match="'exp'"):
@@ -213,3 +213,62 @@ def test_repr_shows_uid_and_expiry_only(provider_for) -> None:
     assert "no token yet" in repr(provider)
     token = provider.token()
     assert token not in repr(provider) and "svc" in repr(provider)
+
+
+GOOD_EXP = 1_800_000_000 + 3600
+
+
+def _signed(rsa_key, **claims) -> str:
+    return jwt.encode({"uid": "svc", **claims}, rsa_key, algorithm="RS256")
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t + "\r\nX-Injected: 1",  # header injection
+        lambda t: " " + t,
+        lambda t: t + "\n",
+        lambda t: t.replace(".", ". ", 1),
+        lambda t: t + "\x00",
+        lambda t: t + ".extra",  # four segments
+        lambda t: t.rsplit(".", 1)[0],  # two segments
+        lambda t: t.rsplit(".", 1)[0] + ".",  # empty signature
+        lambda t: t.replace("-", "+").replace("_", "/") + "==",  # base64, not base64url
+        lambda t: t + "é",
+        lambda t: "x" * 20000,
+    ],
+)
+def test_a_token_that_cannot_go_into_a_header_is_refused_whatever_pyjwt_says(rsa_key, mangle, monkeypatch) -> None:
+    token = mangle(_signed(rsa_key, exp=GOOD_EXP))
+    # However lenient the installed PyJWT is (2.8 and 2.10 let whitespace through), the check is ours.
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: {"uid": "svc", "exp": GOOD_EXP})
+    with pytest.raises(InvalidTokenError) as caught:
+        read_expiry(token, now=1_800_000_000)
+    assert token not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "exp, reason",
+    [
+        (float("nan"), "finite"),
+        (float("inf"), "finite"),
+        (float("-inf"), "finite"),
+        (1_800_000_000 + 2 * 366 * 86400, "more than a year ahead"),
+        ("1800003600", "numeric"),
+        (True, "numeric"),
+        (None, "numeric"),
+    ],
+)
+def test_an_exp_that_is_not_a_sane_number_is_refused(rsa_key, exp, reason) -> None:
+    # PyJWT writes NaN and Infinity into the JSON, as a broken IAM could.
+    token = _signed(rsa_key, exp=exp)
+    with pytest.raises(InvalidTokenError, match=reason):
+        read_expiry(token, now=1_800_000_000)
+
+
+def test_a_nan_exp_token_is_never_installed(iam, provider_for, monkeypatch, rsa_key) -> None:
+    provider = provider_for()
+    monkeypatch.setattr(provider.iam, "login", lambda account: _signed(rsa_key, exp=float("nan")))
+    with pytest.raises(InvalidTokenError, match="finite"):
+        provider.token()
+    assert provider.info is None and provider.state() is TokenState.MISSING

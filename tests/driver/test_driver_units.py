@@ -16,8 +16,8 @@ class FakeResponse:
     def __init__(self, status: int, body: bytes = b"", headers: Any = None) -> None:
         self.status, self._body, self._headers = status, body, headers or {}
 
-    def read(self) -> bytes:
-        return self._body
+    def read(self, amount: int = -1) -> bytes:
+        return self._body if amount < 0 else self._body[:amount]
 
     def getheader(self, name: str, default: Any = None) -> Any:
         return self._headers.get(name, default)
@@ -61,7 +61,10 @@ def test_headers_default_is_not_shared_between_calls(driver) -> None:
     assert extra == {"X-Mine": "1"}  # the caller's dict is not modified
 
 
-def test_a_call_answered_307_points_the_driver_at_the_leader(driver) -> None:
+def test_a_call_answered_307_points_the_driver_at_the_leader(monkeypatch) -> None:
+    monkeypatch.delenv("DCOS_SERVICE_ACCOUNT_CREDENTIAL", raising=False)
+    masters = "127.0.0.1:1,127.0.0.9:5050"  # the leader is a configured master: followed
+    driver = AuthenticatedSchedulerDriver(object(), {"id": {"value": "fw"}}, masters, security_mode="permissive")
     driver._conn = FakeConnection(FakeResponse(307, b"", {"Location": "//127.0.0.9:5050/api/v1/scheduler"}))
     driver.stream_id = "current"
     with pytest.raises(MasterCallError) as caught:
@@ -70,6 +73,15 @@ def test_a_call_answered_307_points_the_driver_at_the_leader(driver) -> None:
     assert isinstance(caught.value, RuntimeError)  # what pymesos raised, for old handlers
     assert driver.master_address == MasterAddress("http", "127.0.0.9", 5050)
     assert driver._resubscribe_requested
+
+
+def test_a_call_answered_307_to_a_stranger_is_not_followed(driver) -> None:
+    driver._conn = FakeConnection(FakeResponse(307, b"", {"Location": "//evil.example:5050/api/v1/scheduler"}))
+    driver.stream_id = "current"
+    with pytest.raises(MasterCallError):
+        driver.reviveOffers()
+    assert driver.master_address == MasterAddress("http", "127.0.0.1", 1)
+    assert driver._resubscribe_requested  # re-subscribed where it is, not moved
 
 
 def test_a_late_307_for_an_old_stream_changes_nothing(driver) -> None:

@@ -16,7 +16,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,9 @@ class ChildResult:
     facts: Dict[str, Any]
 
 
-def run_limited(body: str, *, limit_mib: int = 512, timeout: float = 60.0, env: Dict[str, str] = None) -> ChildResult:
+def run_limited(
+    body: str, *, limit_mib: int = 512, timeout: float = 60.0, env: Optional[Dict[str, str]] = None
+) -> ChildResult:
     """Run ``body`` (which defines ``main()``) in a child limited to ``limit_mib`` of address space."""
     code = _PRELUDE + textwrap.dedent(body) + _EPILOGUE
     limit = limit_mib * 1024 * 1024
@@ -59,7 +61,7 @@ def run_limited(body: str, *, limit_mib: int = 512, timeout: float = 60.0, env: 
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     child_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,

@@ -63,7 +63,7 @@ class Peer:
                 return None
         head, _, rest = self._buffer.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
-        method, path = (lines[0].split(" ") + ["", ""])[:2]
+        method, path = [*lines[0].split(" "), "", ""][:2]
         headers: Dict[str, str] = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
@@ -302,4 +302,3 @@ def answer_each(answers: Callable[[RawRequest], bytes], *, keep_alive: bool = Tr
                 return
 
     return script
-
