@@ -23,9 +23,14 @@ def write_file(path: Path, data: bytes, *, mode: int, force: bool) -> None:
 
     Without ``force`` the file is created with ``O_EXCL`` (an existing file, or a
     symlink planted there, is an error). With ``force`` the data goes to a new
-    temporary file in the same directory, created with ``mode``, then renamed
-    over the target: an existing file's looser mode is never inherited, and a
-    reader never sees a half-written file.
+    temporary file in the same directory, created 0600 by ``mkstemp``, then
+    renamed over the target: an existing file's looser mode is never inherited,
+    and a reader never sees a half-written file.
+
+    Either way the mode is set with ``fchmod`` on the open descriptor before a
+    byte is written: never by path (between two calls a path can be swapped for a
+    symlink to another file), and never left to the umask (which would turn a
+    requested 0644 into whatever the caller's umask allows).
     """
     if not force:
         try:
@@ -34,13 +39,11 @@ def write_file(path: Path, data: bytes, *, mode: int, force: bool) -> None:
             raise ConfigurationError(
                 f"{path} already exists: choose another name, or pass --force to overwrite it"
             ) from None
-        _write_all(fd, data, path, remove_on_error=True)
+        _write_all(fd, data, path, mode, remove_on_error=True)
         return
-    # mkstemp creates the file with O_EXCL and mode 0600; chmod only loosens to ``mode`` if asked.
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(temporary, mode)
-        _write_all(fd, data, Path(temporary), remove_on_error=False)
+        _write_all(fd, data, Path(temporary), mode, remove_on_error=False)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -48,9 +51,11 @@ def write_file(path: Path, data: bytes, *, mode: int, force: bool) -> None:
         raise
 
 
-def _write_all(fd: int, data: bytes, path: Path, *, remove_on_error: bool) -> None:
+def _write_all(fd: int, data: bytes, path: Path, mode: int, *, remove_on_error: bool) -> None:
+    """Set ``mode`` on ``fd`` (it owns the descriptor from here), then write, flush and fsync."""
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

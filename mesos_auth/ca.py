@@ -5,22 +5,29 @@ and at ``$MESOS_SANDBOX/.ssl/ca-bundle.crt`` inside a task (DC/OS 1.10+). No
 DC/OS variable names it, so ``MESOS_AUTH_CA_BUNDLE`` is our own convention.
 Order: explicit argument, our variable, the task location, the node location,
 else the system's trust store. A bundle that is named but unusable is an error,
-never a silent fall-through to the next place.
+never a silent fall-through to the next place; so is one over 16 MiB, refused
+before it is read.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Union
+from typing import BinaryIO, Mapping, Optional, Union
 
+from mesos_auth.account import path_problem
 from mesos_auth.errors import CABundleError
 
 CA_BUNDLE_ENV = "MESOS_AUTH_CA_BUNDLE"
 NODE_CA_BUNDLE = "/run/dcos/pki/CA/ca-bundle.crt"
 SANDBOX_CA_BUNDLE = os.path.join(".ssl", "ca-bundle.crt")
 SYSTEM_TRUST_STORE = "the system trust store"
+#: Largest CA bundle accepted: the system's own (every public CA) is a few hundred kilobytes.
+MAX_CA_BUNDLE_SIZE = 16 << 20
+_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+_CHUNK = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -44,18 +51,49 @@ CABundleLike = Union[CABundle, str, "os.PathLike[str]", None]
 
 def _checked(path: Union[str, os.PathLike[str]], source: str) -> CABundle:
     text_path = os.fspath(path)
-    candidate = Path(text_path)
-    if not candidate.exists():
-        raise CABundleError(text_path, source, "does not exist")
-    if not candidate.is_file():
-        raise CABundleError(text_path, source, "is not a file")
+    problem = path_problem(text_path, pem_hint="give the path of the CA certificate file, not its content")
+    if problem is not None:  # never quoted: it may be a pasted key
+        raise CABundleError(problem, source, "cannot be a file path")
     try:
-        head = candidate.read_bytes()
+        if not stat.S_ISREG(os.stat(text_path).st_mode):  # before open(): a FIFO would block it
+            raise CABundleError(text_path, source, "is not a file")
+        with open(text_path, "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if status.st_size > MAX_CA_BUNDLE_SIZE:
+                raise CABundleError(
+                    text_path,
+                    source,
+                    f"is {status.st_size} bytes, more than the {MAX_CA_BUNDLE_SIZE} bytes (16 MiB) a CA bundle may be",
+                )
+            found = _holds_certificate(handle)
+    except FileNotFoundError:
+        raise CABundleError(text_path, source, "does not exist") from None
+    except IsADirectoryError:
+        raise CABundleError(text_path, source, "is not a file") from None
     except OSError as exc:
         raise CABundleError(text_path, source, f"cannot be read ({exc.strerror})") from None
-    if b"-----BEGIN CERTIFICATE-----" not in head:
+    if not found:
         raise CABundleError(text_path, source, "holds no PEM certificate")
     return CABundle(text_path, source)
+
+
+def _holds_certificate(handle: BinaryIO) -> bool:
+    """Whether a PEM certificate starts within the first ``MAX_CA_BUNDLE_SIZE`` bytes, read in chunks.
+
+    Stops at the first certificate, so a large bundle is not held in memory.
+    """
+    tail = b""
+    remaining = MAX_CA_BUNDLE_SIZE
+    while remaining > 0:
+        chunk = handle.read(min(_CHUNK, remaining))
+        if not chunk:
+            return False
+        remaining -= len(chunk)
+        window = tail + chunk
+        if _PEM_CERTIFICATE in window:
+            return True
+        tail = window[-(len(_PEM_CERTIFICATE) - 1) :]
+    return False
 
 
 def resolve_ca_bundle(

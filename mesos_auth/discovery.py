@@ -3,7 +3,10 @@
 An ordered list of small providers, first hit wins (google-auth's ``default()``):
 
 1. what the caller passed: a :class:`ServiceAccount`, a secret as a mapping, the
-   path of a secret file, or the pieces (uid, private key file, login endpoint);
+   path of a secret file, or the pieces (uid, private key file, login endpoint).
+   A string that is neither JSON nor a plausible path (a pasted PEM key, JSON
+   quoted twice) is refused before the file system is asked, and described in
+   the error, never quoted;
 2. ``DCOS_SERVICE_ACCOUNT_CREDENTIAL``: inline JSON, ``file://`` URL or path.
 
 A half-configured source is an error, not a reason to try the next one (a uid
@@ -18,8 +21,11 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Tuple, Union
 
-from mesos_auth.account import CREDENTIAL_ENV, Passphrase, ServiceAccount
+from mesos_auth.account import CREDENTIAL_ENV, Passphrase, ServiceAccount, looks_like_json, refuse_unless_path
 from mesos_auth.errors import ConfigurationError, NoServiceAccountError
+
+#: How errors name a secret given as ``service_account=`` (the doctor shows it as ``--secret``).
+ARGUMENT_SOURCE = "the service_account argument"
 
 AccountLike = Union[ServiceAccount, Mapping[str, Any], str, "os.PathLike[str]", None]
 
@@ -46,10 +52,12 @@ def _from_argument(value: AccountLike, passphrase: Passphrase) -> ServiceAccount
     if isinstance(value, ServiceAccount):
         return value
     if isinstance(value, Mapping):
-        return ServiceAccount.from_info(value, passphrase=passphrase, source="the service_account argument")
-    if isinstance(value, str) and value.lstrip().startswith("{"):
-        return ServiceAccount.from_json(value, passphrase=passphrase, source="the service_account argument")
+        return ServiceAccount.from_info(value, passphrase=passphrase, source=ARGUMENT_SOURCE)
+    if isinstance(value, str) and looks_like_json(value):
+        return ServiceAccount.from_json(value, passphrase=passphrase, source=ARGUMENT_SOURCE)
     if isinstance(value, (str, os.PathLike)):
+        # Not JSON, so a path: unless it cannot be one (a pasted key), which is described, never quoted.
+        refuse_unless_path(os.fspath(value), ARGUMENT_SOURCE)
         return ServiceAccount.from_file(value, passphrase=passphrase)
     raise ConfigurationError(
         f"service_account must be a ServiceAccount, a secret (dict or JSON) or a secret file path, "

@@ -282,3 +282,222 @@ def test_key_file_errors_name_the_file(tmp_path: Path) -> None:
     key_file.write_text("nonsense")
     with pytest.raises(CredentialError, match=f"key file {key_file}, field 'private_key'"):
         ServiceAccount.from_key_file("x", key_file, LOGIN_ENDPOINT)
+
+
+# -- uids the IAM could never hold -------------------------------------------------------
+# The IAM's rule (dcos/bouncer, bouncer/app/models/user.py, User._validate_uid):
+# letters, digits, '-', '_', '@', '.'; at most 96 characters; not "anonymous".
+
+
+@pytest.mark.parametrize("uid", ["a", "my-framework", "svc_1@team.example", "A" * 96, "-._@"])
+def test_uids_the_iam_accepts(rsa_key, uid) -> None:
+    assert ServiceAccount(uid=uid, private_key=rsa_key, login_endpoint=LOGIN_ENDPOINT).uid == uid
+
+
+@pytest.mark.parametrize(
+    ("uid", "said"),
+    [
+        ("team/framework", "'team/framework' holds characters the IAM does not allow"),
+        ("caf\u00e9", "holds characters the IAM does not allow"),
+        ("a:b", "'a:b' holds characters the IAM does not allow"),
+        ("svc\n", "contains whitespace"),
+        ("anonymous", "'anonymous' is reserved by the IAM"),
+        ("a" * 97, "is 97 characters long, more than the IAM allows"),
+    ],
+)
+def test_uids_the_iam_refuses_are_refused_by_every_constructor(rsa_key, tmp_path, uid, said) -> None:
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(pem(rsa_key))
+    info = {"uid": uid, "private_key": pem(rsa_key), "login_endpoint": LOGIN_ENDPOINT}
+    attempts = [
+        lambda: ServiceAccount(uid=uid, private_key=rsa_key, login_endpoint=LOGIN_ENDPOINT),
+        lambda: ServiceAccount.from_info(info),
+        lambda: ServiceAccount.from_json(json.dumps(info)),
+        lambda: ServiceAccount.from_key_file(uid, key_file, LOGIN_ENDPOINT),
+    ]
+    for attempt in attempts:
+        with pytest.raises(CredentialError, match="field 'uid'") as caught:
+            attempt()
+        assert said in str(caught.value)
+        if "whitespace" not in said:
+            assert "1 to 96 characters, each a letter, a digit, '-', '_', '@' or '.'" in caught.value.fix
+
+
+def test_a_uid_with_control_characters_is_shown_escaped(rsa_key) -> None:
+    with pytest.raises(CredentialError) as caught:
+        ServiceAccount(uid="x\x1b[31m\x07", private_key=rsa_key, login_endpoint=LOGIN_ENDPOINT)
+    message = str(caught.value)
+    assert "'x\\x1b[31m\\x07'" in message
+    assert "\x1b" not in message and "\x07" not in message
+
+
+# -- weak keys ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def weak_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - weak on purpose
+
+
+def test_a_key_under_2048_bits_is_refused_by_every_constructor(weak_key, tmp_path) -> None:
+    from mesos_auth.errors import WeakKeyError
+
+    key_file = tmp_path / "weak.pem"
+    key_file.write_text(pem(weak_key))
+    info = {"uid": "svc", "private_key": pem(weak_key), "login_endpoint": LOGIN_ENDPOINT}
+    attempts = [
+        lambda: ServiceAccount(uid="svc", private_key=weak_key, login_endpoint=LOGIN_ENDPOINT),
+        lambda: ServiceAccount.from_info(info),
+        lambda: ServiceAccount.from_env({CREDENTIAL_ENV: json.dumps(info)}),
+        lambda: ServiceAccount.from_key_file("svc", key_file, LOGIN_ENDPOINT),
+    ]
+    for attempt in attempts:
+        with pytest.raises(WeakKeyError) as caught:
+            attempt()
+        assert caught.value.bits == 1024
+        assert "is a 1024-bit RSA key; at least 2048 bits are required" in str(caught.value)
+        assert "mesos-auth keypair" in str(caught.value)
+        assert_no_key_material(str(caught.value), info)
+
+
+# -- byte-order marks -----------------------------------------------------------------
+
+
+def test_a_bom_before_the_json_is_accepted_in_a_file_and_in_the_variable(secret_info, tmp_path) -> None:
+    path = tmp_path / "secret.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(secret_info).encode())
+    assert ServiceAccount.from_file(path).uid == "my-framework"
+    assert ServiceAccount.from_env({CREDENTIAL_ENV: str(path)}).uid == "my-framework"
+    assert ServiceAccount.from_env({CREDENTIAL_ENV: "\ufeff" + json.dumps(secret_info)}).uid == "my-framework"
+    assert ServiceAccount.from_json("\ufeff" + json.dumps(secret_info)).uid == "my-framework"
+
+
+def test_a_bom_before_a_path_is_described(secret_info, write_secret) -> None:
+    path = write_secret(secret_info)
+    with pytest.raises(CredentialError, match="a value that starts with a byte-order mark") as caught:
+        ServiceAccount.from_env({CREDENTIAL_ENV: "\ufeff" + str(path)})
+    assert str(path) not in str(caught.value)
+
+
+# -- values that are not paths, and paths that are too long ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("a" * 5000, "a value of 5000 characters, too long for a path"),
+        ("/tmp/" + "b" * 300 + "/secret.json", "a value with a name of 300 characters between slashes"),
+        ("secrets/one\ntwo.json", "a value of 20 characters with line breaks or control characters"),
+        ('\'{"uid": "x"}\'', "a value that starts with a quote (was the JSON quoted twice?)"),
+    ],
+)
+def test_values_that_cannot_be_paths_are_refused_before_the_file_system_is_asked(value, said, mocker) -> None:
+    stat = mocker.spy(os, "stat")
+    for attempt in (
+        lambda: ServiceAccount.from_env({CREDENTIAL_ENV: value}),
+        lambda: ServiceAccount.from_file(value),
+    ):
+        with pytest.raises(CredentialError) as caught:
+            attempt()
+        assert said in str(caught.value)
+        assert value not in str(caught.value)
+    assert stat.call_count == 0
+
+
+def test_a_path_of_exactly_the_limits_is_looked_up(tmp_path) -> None:
+    name = "n" * 255
+    with pytest.raises(CredentialError, match="names a file that does not exist"):
+        ServiceAccount.from_env({CREDENTIAL_ENV: str(tmp_path / name)})
+
+
+def test_a_too_long_path_never_raises_oserror(tmp_path) -> None:
+    # Within our limits by characters, beyond the OS's by bytes: still a CredentialError.
+    long = "/".join(["\u00e9" * 200] * 10)
+    for attempt in (
+        lambda: ServiceAccount.from_env({CREDENTIAL_ENV: long}),
+        lambda: ServiceAccount.from_env({CREDENTIAL_ENV: "rel/" + "x" * 250, "MESOS_SANDBOX": "/" + "s" * 4000}),
+        lambda: ServiceAccount.from_file(long),
+        lambda: ServiceAccount.from_key_file("svc", long, LOGIN_ENDPOINT),
+    ):
+        with pytest.raises(CredentialError):
+            attempt()
+
+
+def test_a_file_url_is_checked_once_decoded() -> None:
+    with pytest.raises(CredentialError, match="line breaks or control characters"):
+        ServiceAccount.from_env({CREDENTIAL_ENV: "file:///secrets/a%0Ab.json"})
+    with pytest.raises(CredentialError, match="is not a valid file URL"):
+        ServiceAccount.from_env({CREDENTIAL_ENV: "file://[::1/secret.json"})
+
+
+def test_the_key_file_path_given_the_key_itself_is_described(rsa_key) -> None:
+    key_pem = pem(rsa_key)
+    with pytest.raises(CredentialError) as caught:
+        ServiceAccount.from_key_file("svc", key_pem, LOGIN_ENDPOINT)
+    message = str(caught.value)
+    assert "field 'private_key_file': is not a path: it is a value of" in message
+    assert "holds a PEM private key" in message
+    assert_no_key_material(message, {"private_key": key_pem})
+
+
+@pytest.mark.parametrize("field", ["login_endpoint", "scheme"])
+def test_a_key_pasted_into_another_field_is_not_echoed(secret_info, field) -> None:
+    original = dict(secret_info)
+    secret_info[field] = secret_info["private_key"]
+    with pytest.raises(CredentialError, match=f"field '{field}'") as caught:
+        ServiceAccount.from_info(secret_info)
+    assert "holds a PEM private key" in str(caught.value)
+    assert_no_key_material(str(caught.value), original)
+
+
+def test_an_endpoint_with_a_password_is_shown_without_it(rsa_key) -> None:
+    with pytest.raises(CredentialError, match="is not an http") as caught:
+        ServiceAccount(uid="svc", private_key=rsa_key, login_endpoint="ftp://user:hunter2@master/login")
+    assert "hunter2" not in str(caught.value)
+
+
+# -- size limits ----------------------------------------------------------------------
+
+
+def test_a_secret_file_over_1_mib_is_refused_unread(tmp_path, mocker) -> None:
+    path = tmp_path / "huge.json"
+    with path.open("wb") as handle:
+        handle.truncate(1 << 30)  # sparse: a gigabyte that costs nothing unless read
+    read = mocker.spy(ServiceAccount, "from_json")
+    with pytest.raises(CredentialError, match=r"is 1073741824 bytes, more than the 1048576 bytes \(1 MiB\)"):
+        ServiceAccount.from_file(path)
+    with pytest.raises(CredentialError, match="more than the 1048576 bytes"):
+        ServiceAccount.from_env({CREDENTIAL_ENV: str(path)})
+    assert read.call_count == 0
+
+
+def test_a_key_file_over_1_mib_is_refused(tmp_path) -> None:
+    path = tmp_path / "huge.pem"
+    with path.open("wb") as handle:
+        handle.truncate((1 << 20) + 1)
+    with pytest.raises(CredentialError, match=r"is 1048577 bytes, more than the 1048576 bytes \(1 MiB\) a key file"):
+        ServiceAccount.from_key_file("svc", path, LOGIN_ENDPOINT)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_stream_is_read_no_further_than_the_limit() -> None:
+    with pytest.raises(CredentialError, match="is more than the 1048576 bytes"):
+        ServiceAccount.from_file("/dev/zero")
+
+
+def test_a_secret_of_exactly_1_mib_is_read(secret_info, tmp_path) -> None:
+    text = json.dumps(secret_info)
+    path = tmp_path / "padded.json"
+    path.write_text(text + " " * ((1 << 20) - len(text)))
+    assert path.stat().st_size == 1 << 20
+    assert ServiceAccount.from_file(path).uid == "my-framework"
+
+
+def test_a_missing_file_says_what_to_do(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CredentialError, match=r"file not found \(looked at ") as caught:
+        ServiceAccount.from_file("nope.json")
+    assert str(tmp_path / "nope.json") in str(caught.value)
+    assert caught.value.fix.startswith("check the path")

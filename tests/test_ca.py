@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import mesos_auth.ca
 from mesos_auth import CABundleError, resolve_ca_bundle
 from mesos_auth.ca import CA_BUNDLE_ENV
 
@@ -58,3 +59,66 @@ def test_named_but_unusable_bundles_are_errors(tmp_path, content, problem) -> No
 def test_directory_is_not_a_bundle(tmp_path) -> None:
     with pytest.raises(CABundleError, match="is not a file"):
         resolve_ca_bundle(str(tmp_path))
+
+
+def test_a_bundle_over_16_mib_is_refused_unread(tmp_path, mocker) -> None:
+    from mesos_auth.ca import MAX_CA_BUNDLE_SIZE
+
+    path = tmp_path / "huge.crt"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_CA_BUNDLE_SIZE + 1)  # sparse: nothing on disk unless read
+    scan = mocker.spy(mesos_auth.ca, "_holds_certificate")
+    with pytest.raises(CABundleError, match=r"is 16777217 bytes, more than the 16777216 bytes \(16 MiB\)"):
+        resolve_ca_bundle(str(path))
+    assert scan.call_count == 0
+
+
+def test_the_pem_check_reads_at_most_the_cap(tmp_path, mocker) -> None:
+    from mesos_auth.ca import MAX_CA_BUNDLE_SIZE
+
+    path = tmp_path / "no-cert.crt"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_CA_BUNDLE_SIZE)  # exactly the cap, and no certificate in it
+    sizes = []
+    real_open = open
+
+    def recording_open(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        if str(file) == str(path):
+            real_read = handle.read
+
+            def read(size=-1):
+                assert size is not None and 0 < size <= MAX_CA_BUNDLE_SIZE  # never "all of it"
+                data = real_read(size)
+                sizes.append(len(data))
+                return data
+
+            handle.read = read
+        return handle
+
+    mocker.patch("builtins.open", recording_open)
+    with pytest.raises(CABundleError, match="holds no PEM certificate"):
+        resolve_ca_bundle(str(path))
+    assert sum(sizes) <= MAX_CA_BUNDLE_SIZE
+
+
+def test_a_certificate_across_a_chunk_boundary_is_found(ca, tmp_path) -> None:
+    from mesos_auth.ca import _CHUNK
+
+    path = tmp_path / "bundle.crt"
+    path.write_bytes(b"#" * (_CHUNK - 10) + Path(ca.ca_bundle).read_bytes())
+    assert resolve_ca_bundle(str(path)).path == str(path)
+
+
+def test_a_pem_given_instead_of_a_path_is_described(ca, tmp_path) -> None:
+    text = Path(ca.ca_bundle).read_text()
+    with pytest.raises(CABundleError, match="holds PEM data") as caught:
+        resolve_ca_bundle(text)
+    assert text.splitlines()[1] not in str(caught.value)
+
+
+def test_a_too_long_bundle_path_is_a_ca_bundle_error(tmp_path) -> None:
+    with pytest.raises(CABundleError, match="too long for a path"):
+        resolve_ca_bundle(environ={CA_BUNDLE_ENV: "/" + "x" * 5000}, node_bundle=tmp_path / "n")
+    with pytest.raises(CABundleError, match="cannot be read"):
+        resolve_ca_bundle("/".join(["\u00e9" * 200] * 10))

@@ -68,3 +68,48 @@ def test_nothing_found_says_so_and_lists_the_places() -> None:
 def test_wrong_type_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="not int"):
         resolve_service_account(42)  # type: ignore[arg-type]
+
+
+# -- a secret value that is neither JSON nor a path is described, never quoted -------------
+
+
+def test_a_key_passed_as_service_account_is_described(secret_info) -> None:
+    key_pem = secret_info["private_key"]
+    with pytest.raises(CredentialError) as caught:
+        resolve_service_account(key_pem, environ={})
+    message = str(caught.value)
+    assert caught.value.source == "the service_account argument"
+    assert "is not JSON, and not a path: it is a value of" in message
+    assert "holds a PEM private key (give the secret JSON, not the key)" in message
+    assert not any(line in message for line in key_pem.splitlines()[1:-1])
+    assert "PRIVATE KEY" not in message
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("x" * 4097, "a value of 4097 characters, too long for a path"),
+        ('"{\\"uid\\": 1}"', "starts with a quote"),
+        ("\ufeffsecret.json", "starts with a byte-order mark"),
+        ("secret.json\r", "line breaks or control characters"),
+    ],
+)
+def test_other_values_that_cannot_be_paths(value, said) -> None:
+    with pytest.raises(CredentialError, match=said) as caught:
+        resolve_service_account(value, environ={})
+    assert value not in str(caught.value)
+
+
+def test_a_too_long_pathlike_is_a_credential_error(tmp_path) -> None:
+    with pytest.raises(CredentialError, match="too long for a path"):
+        resolve_service_account(tmp_path / ("n" * 300), environ={})
+
+
+def test_json_with_a_bom_as_the_argument(secret_info) -> None:
+    assert resolve_service_account("\ufeff" + json.dumps(secret_info), environ={}).require().uid == "my-framework"
+
+
+def test_a_missing_secret_file_says_what_to_do(tmp_path) -> None:
+    with pytest.raises(CredentialError, match="file not found") as caught:
+        resolve_service_account(str(tmp_path / "nope.json"), environ={})
+    assert "check the path" in caught.value.fix

@@ -31,8 +31,8 @@ import requests
 
 from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
 from mesos_auth.ca import CA_BUNDLE_ENV, NODE_CA_BUNDLE, SYSTEM_TRUST_STORE, CABundle, resolve_ca_bundle
-from mesos_auth.cli._common import iso_utc, relative
-from mesos_auth.discovery import resolve_service_account
+from mesos_auth.cli._common import find_account, iso_utc, relative
+from mesos_auth.discovery import ARGUMENT_SOURCE
 from mesos_auth.errors import (
     CABundleError,
     ConfigurationError,
@@ -42,6 +42,7 @@ from mesos_auth.errors import (
     LoginRejectedError,
     MesosAuthError,
     TLSVerificationError,
+    WeakKeyError,
 )
 from mesos_auth.iam import IAMClient
 from mesos_auth.master_uri import MasterAddress, follow_redirect, parse_master
@@ -114,7 +115,7 @@ FIX_NOT_RSA = (
     "for the account and recreate the secret (mesos-auth secret)"
 )
 FIX_WEAK_KEY = (
-    "make a key pair of 2048 bits or more (mesos-auth keypair --bits 2048), register its public key for the "
+    "make a new key pair of 2048 bits or more (mesos-auth keypair), register its public key for the "
     "account and recreate the secret (mesos-auth secret)"
 )
 FIX_MODE = f"set --security-mode or ${SECURITY_MODE_ENV} to disabled, permissive or strict"
@@ -162,8 +163,6 @@ SKEW_WARN = 5.0
 #: ... a failure above this: login tokens live 3 minutes (IAM limit 10), so a
 #: half-minute skew already eats a sixth of one; tokens also expire off-time.
 SKEW_FAIL = 30.0
-#: Keys under this size are weak (NIST SP 800-131A; PyJWT warns below it too).
-MIN_KEY_SIZE = 2048
 
 #: Two login attempts at most: the doctor reports, it does not wait out an outage.
 DOCTOR_LOGIN_RETRY = RetryPolicy(
@@ -277,9 +276,9 @@ def _mode_source(ctx: DoctorContext) -> str:
 def check_secret(ctx: DoctorContext) -> Result:
     """1. The secret is found, as the driver finds it, and is well-formed."""
     try:
-        resolution = resolve_service_account(ctx.secret or None, environ=ctx.environ)
+        resolution = find_account(ctx.secret or None, ctx.environ)
     except CredentialError as error:
-        if _is_key_type_problem(error):
+        if _is_key_problem(error):
             ctx.key_problem = error  # well-formed but for its key: the next check says why
             return ok(f"found in {_where(error.source)}; its private key is looked at next")
         return fail(_credential_summary(error), error.fix or FIX_SECRET)
@@ -297,15 +296,13 @@ def check_secret(ctx: DoctorContext) -> Result:
 
 
 def check_key(ctx: DoctorContext) -> Result:
-    """2. The key is RSA (RS256), and not too small."""
-    if ctx.key_problem is not None:
-        return fail(_credential_summary(ctx.key_problem), FIX_NOT_RSA)
+    """2. The key is RSA (RS256), and not too small (the library refuses keys under 2048 bits)."""
+    problem = ctx.key_problem
+    if problem is not None:
+        return fail(_credential_summary(problem), FIX_WEAK_KEY if isinstance(problem, WeakKeyError) else FIX_NOT_RSA)
     if ctx.account is None:
         return skip("no service account to look at (see 'secret')")
-    bits = ctx.account.key_size
-    if bits < MIN_KEY_SIZE:
-        return warn(f"RSA key of {bits} bits: under {MIN_KEY_SIZE} bits, too weak to rely on", FIX_WEAK_KEY)
-    return ok(f"RSA key of {bits} bits")
+    return ok(f"RSA key of {ctx.account.key_size} bits")
 
 
 def check_transport(ctx: DoctorContext) -> Result:
@@ -639,13 +636,15 @@ def run_checks(ctx: DoctorContext, checks: Tuple[Check, ...] = CHECKS) -> List[T
 # --------------------------------------------------------------------------
 
 
-def _is_key_type_problem(error: CredentialError) -> bool:
-    """The key parsed but is not RSA (EC, Ed25519, DSA): the secret is otherwise fine."""
+def _is_key_problem(error: CredentialError) -> bool:
+    """The key parsed but is not RSA (EC, Ed25519, DSA) or is too short: the secret is otherwise fine."""
+    if isinstance(error, WeakKeyError):
+        return True
     return error.field == "private_key" and ("not RSA" in error.problem or "not an RSA key" in error.problem)
 
 
 def _where(source: str) -> str:
-    return "--secret (inline JSON)" if source == "the service_account argument" else source
+    return "--secret (inline JSON)" if source == ARGUMENT_SOURCE else source
 
 
 def _arg(source: str) -> str:

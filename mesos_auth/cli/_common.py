@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from mesos_auth._files import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, write_file
+from mesos_auth.account import looks_like_json, refuse_unless_path
 from mesos_auth.ca import CA_BUNDLE_ENV, CABundle, resolve_ca_bundle
 from mesos_auth.discovery import AccountResolution, resolve_service_account
 from mesos_auth.errors import ConfigurationError
@@ -32,7 +33,7 @@ def add_account_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secret",
         metavar="PATH|JSON",
-        help="the service account secret: a file path or the JSON itself "
+        help="the service account secret: a file path or the JSON itself, not the private key "
         "(default: $DCOS_SERVICE_ACCOUNT_CREDENTIAL, as the driver reads it)",
     )
     parser.add_argument(
@@ -52,7 +53,18 @@ def add_account_options(parser: argparse.ArgumentParser) -> None:
 
 def resolve_account(args: argparse.Namespace, environ: Optional[Mapping[str, str]] = None) -> AccountResolution:
     """The account from ``--secret``, else ``$DCOS_SERVICE_ACCOUNT_CREDENTIAL``."""
-    return resolve_service_account(args.secret or None, environ=environ)
+    return find_account(args.secret or None, environ)
+
+
+def find_account(secret: Optional[str], environ: Optional[Mapping[str, str]] = None) -> AccountResolution:
+    """As the driver resolves ``service_account=secret``; errors about the value name ``--secret``.
+
+    A ``--secret`` that is neither JSON nor a plausible path (``"$(cat key.pem)"``)
+    is described, never echoed: it may be the key.
+    """
+    if secret and not looks_like_json(secret):
+        refuse_unless_path(secret, "--secret")
+    return resolve_service_account(secret, environ=environ)
 
 
 def resolve_mode(args: argparse.Namespace, environ: Optional[Mapping[str, str]] = None) -> SecurityMode:

@@ -9,18 +9,27 @@ its expiry, SUBSCRIBED with the principal, offers, tasks launched and finished.
 
 ``--permissive`` tells the same story in permissive mode; ``--mismatch`` shows
 strict mode refusing a framework whose principal is not its account.
+
+Without ``--directory`` the keys, the secret and the fake CA's files go to a
+temporary directory that is removed when the demo ends, however it ends: an
+error, Ctrl-C (SIGINT) or SIGTERM, which is turned into an orderly exit. The
+framework's process is killed if it is still running then.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from types import FrameType
+from typing import Any, Dict, Iterator, List, Optional
 
 from mesos_auth.account import ServiceAccount
 from mesos_auth.cli.keypair import write_key_pair
@@ -98,15 +107,75 @@ def run_framework(example: Path, env: Dict[str, str], timeout: float = RUN_TIMEO
         return process.wait()
     finally:
         timer.cancel()
+        if process.poll() is None:  # interrupted: the framework must not outlive the demo
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def run(args: argparse.Namespace) -> int:
+    example = find_example(args.example)
+    if args.directory is not None:
+        args.directory.mkdir(parents=True, exist_ok=True)
+        return tell(args, example, args.directory)
+    with _temporary_directory() as directory:
+        return tell(args, example, directory)
+
+
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread so that ``finally`` blocks and ``with`` exits run."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+def _raise_terminated(signum: int, frame: Optional[FrameType]) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _temporary_directory() -> Iterator[Path]:
+    """A new private directory, removed on the way out, SIGTERM included (SIGINT already raises).
+
+    SIGTERM's handler can only be set from the main thread; elsewhere (a test
+    calling ``main()`` from a thread) the directory is still removed on errors
+    and Ctrl-C. While it is removed, SIGINT and SIGTERM wait, so that a second
+    Ctrl-C cannot leave half of it behind.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    try:
+        directory = Path(tempfile.mkdtemp(prefix="mesos-auth-demo-"))
+        try:
+            yield directory
+        finally:
+            with _signals_deferred(in_main_thread):
+                shutil.rmtree(directory, ignore_errors=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_deferred(in_main_thread: bool) -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the duration (POSIX); they are delivered after."""
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None or not in_main_thread:
+        yield
+        return
+    previous = block(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, previous)
+
+
+def tell(args: argparse.Namespace, example: Path, directory: Path) -> int:
+    """The story itself, with every file in ``directory``."""
     from mesos_auth.testing.cluster import FakeCluster
 
     mode = SecurityMode.PERMISSIVE if args.permissive else SecurityMode.STRICT
-    example = find_example(args.example)
-    directory = args.directory or Path(tempfile.mkdtemp(prefix="mesos-auth-demo-"))
-    directory.mkdir(parents=True, exist_ok=True)
     story = Story(total=7)
     story.say(
         f"mesos-auth demo: a pymesos framework authenticates to a {mode.value} DC/OS cluster "

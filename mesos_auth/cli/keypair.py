@@ -16,10 +16,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mesos_auth._files import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, write_file
+from mesos_auth.account import MIN_KEY_SIZE
 from mesos_auth.cli._common import refuse_existing
 from mesos_auth.errors import ConfigurationError
 
-#: Key sizes offered; DC/OS's own ``service-accounts keypair`` makes 2048-bit keys.
+#: Key sizes offered; DC/OS's own ``service-accounts keypair`` makes 2048-bit keys, and
+#: ServiceAccount refuses fewer than ``MIN_KEY_SIZE`` bits.
 KEY_SIZES = (2048, 3072, 4096)
 DEFAULT_NAME = "service-account"
 
@@ -36,10 +38,31 @@ def add_parser(subparsers: Any) -> None:
         "--name", metavar="NAME", default=DEFAULT_NAME, help=f"file name prefix (default: {DEFAULT_NAME})"
     )
     parser.add_argument(
-        "--bits", type=int, choices=KEY_SIZES, default=KEY_SIZES[0], help="RSA key size (default: 2048)"
+        "--bits",
+        type=key_bits,
+        default=KEY_SIZES[0],
+        metavar="{" + ",".join(str(size) for size in KEY_SIZES) + "}",
+        help=f"RSA key size (default: {KEY_SIZES[0]}; fewer than {MIN_KEY_SIZE} bits are refused)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.set_defaults(run=run)
+
+
+def key_bits(text: str) -> int:
+    """``--bits``: one of ``KEY_SIZES``. Under 2048 bits the account could not use the key, so say why."""
+    try:
+        bits = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bits") from None
+    if bits < MIN_KEY_SIZE:
+        raise argparse.ArgumentTypeError(weak_key_problem(bits))
+    if bits not in KEY_SIZES:
+        raise argparse.ArgumentTypeError(f"{bits} bits is not offered: choose {', '.join(map(str, KEY_SIZES))}")
+    return bits
+
+
+def weak_key_problem(bits: int) -> str:
+    return f"{bits}-bit RSA keys are too weak: service accounts need at least {MIN_KEY_SIZE} bits"
 
 
 def key_paths(out_dir: Path, name: str) -> Tuple[Path, Path]:
@@ -53,6 +76,8 @@ def write_key_pair(
     out_dir: Path, name: str, *, bits: int = 2048, force: bool = False
 ) -> Tuple[rsa.RSAPrivateKey, Path, Path]:
     """Make an RSA key pair; write NAME-private.pem (0600) and NAME-public.pem into ``out_dir``."""
+    if bits < MIN_KEY_SIZE:
+        raise ConfigurationError(weak_key_problem(bits))
     private_path, public_path = key_paths(out_dir, name)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigurationError(f"--out-dir {out_dir} exists and is not a directory")

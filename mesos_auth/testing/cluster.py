@@ -29,8 +29,9 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from mesos_auth._files import PRIVATE_FILE_MODE, write_file
 from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
@@ -91,6 +92,13 @@ class FakeCluster:
             raise TypeError(f"tls must be True, False or a TestCA, not {tls!r}")
         self._owns_directory = directory is None
         self.directory = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="mesos-auth-"))
+        # A directory of our own (secrets and CA keys in it) goes at stop(), or at
+        # garbage collection or exit for a cluster never stopped.
+        self._remove_directory: Optional[Callable[[], object]] = (
+            weakref.finalize(self, shutil.rmtree, str(self.directory), ignore_errors=True)
+            if self._owns_directory
+            else None
+        )
         self._lock = threading.Lock()
         self._secret_files: Dict[str, Tuple[ServiceAccount, Path]] = {}
         self._state = "new"
@@ -125,8 +133,7 @@ class FakeCluster:
         except BaseException:
             if iam is not None:
                 iam.start().stop()  # closes the listeners it bound
-            if self._owns_directory:
-                shutil.rmtree(self.directory, ignore_errors=True)
+            self._cleanup_directory()
             raise
         self._iam, self._master = iam, master
 
@@ -163,9 +170,15 @@ class FakeCluster:
         try:
             self._master.stop()
         finally:
-            self._iam.stop()
-            if self._owns_directory:
-                shutil.rmtree(self.directory, ignore_errors=True)
+            try:
+                self._iam.stop()
+            finally:
+                self._cleanup_directory()
+
+    def _cleanup_directory(self) -> None:
+        """Remove the temporary directory made for this cluster (the CA made in it too); idempotent."""
+        if self._remove_directory is not None:
+            self._remove_directory()
 
     def __enter__(self) -> FakeCluster:
         return self.start()

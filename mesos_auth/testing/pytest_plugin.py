@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 
@@ -84,11 +84,18 @@ class _ClusterPool:
             return cluster
 
     def stop_all(self) -> None:
+        """Stop every cluster, even when one fails to stop (the first failure is raised after)."""
         with self._lock:
             clusters = list(self._clusters.values())
             self._clusters.clear()
+        failures: List[BaseException] = []
         for cluster in clusters:
-            cluster.stop()
+            try:
+                cluster.stop()
+            except Exception as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
 
 def _requested(request: pytest.FixtureRequest) -> Dict[str, Any]:

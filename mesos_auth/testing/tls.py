@@ -5,6 +5,11 @@
 ``ssl.SSLContext`` a fake server listens with. The CA bundle file is what a client
 under test is given as its ``ca_bundle``, exactly as a DC/OS task is given
 ``/run/dcos/pki/CA/ca-bundle.crt``.
+
+Server keys are written 0600 from their first byte. A ``TestCA`` made without a
+directory makes a temporary one and removes it again (private keys included) on
+:meth:`TestCA.cleanup`, at the end of a ``with`` block, when it is garbage
+collected, or at interpreter exit, like :class:`tempfile.TemporaryDirectory`.
 """
 
 from __future__ import annotations
@@ -12,15 +17,19 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import shutil
 import ssl
 import tempfile
+import weakref
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from mesos_auth._files import PRIVATE_FILE_MODE, write_file
 
 _VALIDITY = datetime.timedelta(days=2)
 _BACKDATE = datetime.timedelta(hours=1)  # tolerates small clock differences
@@ -41,6 +50,9 @@ class TestCA:
 
     ``ca_bundle`` is the path of the CA certificate (give it to clients);
     ``server_context()`` returns an SSL context for a server on 127.0.0.1.
+    Without ``directory`` the files go to a new temporary directory, which
+    :meth:`cleanup` (or the end of a ``with`` block) removes; a directory that
+    was given is left to its owner.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -48,8 +60,14 @@ class TestCA:
     def __init__(
         self, directory: Optional[Union[str, os.PathLike[str]]] = None, name: str = "mesos-auth test CA"
     ) -> None:
-        self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="mesos-auth-ca-"))
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if directory:
+            self.directory = Path(directory)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._finalizer: Optional[Callable[[], object]] = None
+        else:
+            self.directory = Path(tempfile.mkdtemp(prefix="mesos-auth-ca-"))
+            # Removed at cleanup(), on garbage collection or at exit, whichever comes first.
+            self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.directory), ignore_errors=True)
         self._key = _new_key()
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -110,8 +128,7 @@ class TestCA:
         cert_path = self.directory / f"{prefix}.crt"
         key_path = self.directory / f"{prefix}.key"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(_key_pem(key))
-        os.chmod(key_path, 0o600)
+        write_file(key_path, _key_pem(key), mode=PRIVATE_FILE_MODE, force=True)
         return str(cert_path), str(key_path)
 
     def server_context(self) -> ssl.SSLContext:
@@ -125,3 +142,25 @@ class TestCA:
     def client_context(self) -> ssl.SSLContext:
         """An SSL context for a client that trusts this CA (and nothing else)."""
         return ssl.create_default_context(cafile=self.ca_bundle)
+
+    # -- cleanup ---------------------------------------------------------------
+
+    @property
+    def owns_directory(self) -> bool:
+        """Whether the directory is a temporary one this CA made (and removes)."""
+        return self._finalizer is not None
+
+    def cleanup(self) -> None:
+        """Remove the temporary directory this CA made, keys included; idempotent.
+
+        A directory given to the constructor is left as it is. Contexts already
+        built keep working: their certificates and keys are loaded in memory.
+        """
+        if self._finalizer is not None:
+            self._finalizer()
+
+    def __enter__(self) -> TestCA:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.cleanup()

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import queue
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
+from typing import List, Optional
 
 import pytest
 
@@ -76,3 +82,104 @@ def test_demo_as_a_command(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Demo finished." in result.stdout
+
+
+# --------------------------------------------------------------------------
+# The temporary directory (private keys, the fake CA's files) never outlives the demo
+# --------------------------------------------------------------------------
+
+
+def test_the_temporary_directory_is_removed_at_the_end(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert main(["demo", "--mismatch"]) == 0
+    assert str(tmp_path) in capsys.readouterr().out  # the story named the files it wrote there
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_temporary_directory_is_removed_on_an_error(tmp_path, monkeypatch) -> None:
+    from mesos_auth.cli import demo
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(demo, "run_framework", mock_failing_framework)
+    with pytest.raises(RuntimeError, match="the framework blew up"):
+        main(["--debug", "demo"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def mock_failing_framework(example, env, timeout=0.0):
+    raise RuntimeError("the framework blew up")
+
+
+class Demo:
+    """``mesos-auth demo`` as a real process, its stdout read on a thread, lines waited for with a deadline."""
+
+    def __init__(self, temporary: Path) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=str(temporary))
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", "-m", "mesos_auth", "demo", "--tasks", "500"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[Optional[str]] = queue.Queue()
+        self.seen: List[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no line with {text!r} within {timeout} s; seen:\n" + "".join(self.seen[-20:])
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            assert line is not None, f"the demo ended before {text!r}:\n" + "".join(self.seen[-20:])
+            self.seen.append(line)
+            if text in line:
+                return
+
+    def finish(self, timeout: float = 60.0) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self._reader.join(timeout=10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize(
+    ("signum", "when", "code"),
+    [
+        (signal.SIGINT, "framework |", 130),
+        (signal.SIGTERM, "framework |", 128 + signal.SIGTERM),
+        (signal.SIGINT, "Key pair created", 130),
+    ],
+    ids=["sigint-while-the-framework-runs", "sigterm-while-the-framework-runs", "sigint-after-the-keys"],
+)
+def test_an_interrupted_demo_removes_its_temporary_directory(tmp_path, signum, when, code) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    demo = Demo(temporary)
+    try:
+        demo.wait_for(when)
+        made = [p for p in temporary.iterdir() if p.name.startswith("mesos-auth-demo-")]
+        assert len(made) == 1 and any(made[0].glob("*-private.pem")), "the keys are where the demo said"
+        demo.process.send_signal(signum)
+    finally:
+        returncode = demo.finish()
+    assert returncode == code, "".join(demo.seen[-20:])
+    assert list(temporary.iterdir()) == []

@@ -197,7 +197,20 @@ def test_secret_missing_a_field(iam: FakeIAM, ca: TestCA, alice: ServiceAccount,
 def test_secret_file_missing(iam: FakeIAM, ca: TestCA, tmp_path: Path, capsys: Any) -> None:
     line = only_failure(run_doctor(capsys, *strict(tmp_path / "nowhere.json", ca)), "secret")
     assert line.summary == f"the secret from file {tmp_path / 'nowhere.json'}: file not found"
-    assert line.fix == checks.FIX_SECRET
+    assert line.fix is not None and line.fix.startswith("check the path")  # the library's own fix
+
+
+def test_a_key_given_as_the_secret_is_described_not_shown(
+    iam: FakeIAM, ca: TestCA, alice: ServiceAccount, capsys: Any
+) -> None:
+    key_pem = alice.to_info()["private_key"]
+
+    report = run_doctor(capsys, *strict(key_pem, ca))
+
+    line = only_failure(report, "secret")
+    assert line.summary.startswith("the secret from --secret: is not JSON, and not a path: it is a value of ")
+    assert "holds a PEM private key (give the secret JSON, not the key)" in line.summary
+    assert_no_secrets(report.out)
 
 
 def test_no_secret_anywhere_in_strict_mode(iam: FakeIAM, ca: TestCA, capsys: Any) -> None:
@@ -236,20 +249,30 @@ def test_non_rsa_key(iam: FakeIAM, ca: TestCA, alice: ServiceAccount, tmp_path: 
     assert report.status("login") == "skip"
 
 
-def test_small_rsa_key_is_a_warning(
-    iam: FakeIAM, ca: TestCA, tmp_path: Path, capsys: Any, recwarn: pytest.WarningsRecorder
-) -> None:
-    small = iam.create_account("small", key_size=1024)
-    path = write_secret(tmp_path / "secret.json", small)
+def test_small_rsa_key_fails_the_key_check(iam: FakeIAM, ca: TestCA, tmp_path: Path, capsys: Any) -> None:
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - weak on purpose
+    iam.add_account("small", small.public_key())
+    info = {
+        "scheme": "RS256",
+        "uid": "small",
+        "private_key": small.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        "login_endpoint": iam.login_endpoint,
+    }
+    path = tmp_path / "secret.json"
+    path.write_text(json.dumps(info))
 
     report = run_doctor(capsys, *strict(path, ca))
 
-    assert report.status("key") == "warn"
-    assert report.lines["key"].summary == "RSA key of 1024 bits: under 2048 bits, too weak to rely on"
-    assert report.lines["key"].fix == checks.FIX_WEAK_KEY
-    assert report.status("login") == "ok"  # the IAM takes it: a warning, not a failure
-    assert report.code == 0
-    assert not [w for w in recwarn.list if "bits long" in str(w.message)]  # PyJWT's own warning is not repeated
+    assert report.status("secret") == "ok"  # well-formed, but for its key: the key check says why
+    line = only_failure(report, "key")
+    assert "is a 1024-bit RSA key; at least 2048 bits are required" in line.summary
+    assert line.fix == checks.FIX_WEAK_KEY and "mesos-auth keypair" in line.fix
+    assert report.status("login") == "skip"
+    assert report.code == 1
+    assert iam.login_attempts == 0
+    assert_no_secrets(report.out)
 
 
 # --------------------------------------------------------------------------

@@ -66,12 +66,43 @@ def test_bits(tmp_path: Path, bits: int) -> None:
     assert pair.key_size == bits
 
 
-def test_refuses_sizes_it_does_not_offer(tmp_path: Path, capsys: Any) -> None:
+@pytest.mark.parametrize("bits", ["1024", "2047", "512"])
+def test_refuses_weak_sizes_with_exit_code_2(tmp_path: Path, capsys: Any, bits: str) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["keypair", "--out-dir", str(tmp_path), "--bits", "1024"])
+        main(["keypair", "--out-dir", str(tmp_path), "--bits", bits])
     assert exited.value.code == 2
-    assert "invalid choice" in capsys.readouterr().err
+    assert f"argument --bits: {bits}-bit RSA keys are too weak: service accounts need at least 2048 bits" in (
+        capsys.readouterr().err
+    )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("bits", "said"), [("2500", "is not offered"), ("many", "is not a number")])
+def test_refuses_sizes_it_does_not_offer(tmp_path: Path, capsys: Any, bits: str, said: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["keypair", "--out-dir", str(tmp_path), "--bits", bits])
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_key_pair_refuses_a_weak_size_too(tmp_path: Path) -> None:
+    from mesos_auth.cli.keypair import write_key_pair
+    from mesos_auth.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="1024-bit RSA keys are too weak"):
+        write_key_pair(tmp_path, "weak", bits=1024)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_public_key_gets_its_mode_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o077)
+    try:
+        assert main(["keypair", "--out-dir", str(tmp_path)]) == 0
+    finally:
+        os.umask(previous)
+    assert mode_of(tmp_path / "service-account-public.pem") == 0o644
+    assert mode_of(tmp_path / "service-account-private.pem") == 0o600
 
 
 def test_refuses_to_overwrite_without_force(tmp_path: Path, capsys: Any) -> None:

@@ -81,7 +81,8 @@ def test_an_error_is_one_line_without_a_traceback(tmp_path: Path, capsys: Any) -
     assert main(["login", "--secret", str(missing)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == f"mesos-auth login: service account secret from file {missing}: file not found\n"
+    assert err.startswith(f"mesos-auth login: service account secret from file {missing}: file not found. ")
+    assert "check the path" in err and err.count("\n") == 1  # and what to do about it
 
 
 def test_debug_raises_the_error_itself(tmp_path: Path) -> None:

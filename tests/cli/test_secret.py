@@ -63,10 +63,48 @@ def test_the_default_file_is_named_after_the_uid(
     tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(secret_args(key_file, uid="team/framework")) == 0
-    written = tmp_path / "team_framework-secret.json"
-    assert json.loads(written.read_text())["uid"] == "team/framework"
+    assert main(secret_args(key_file, uid="team.framework@example")) == 0
+    written = tmp_path / "team.framework@example-secret.json"
+    assert json.loads(written.read_text())["uid"] == "team.framework@example"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("uid", "said"),
+    [
+        ("team/framework", "'team/framework' holds characters the IAM does not allow"),
+        ("anonymous", "'anonymous' is reserved by the IAM"),
+        ("a" * 97, "is 97 characters long, more than the IAM allows"),
+        ("evil\x1b[2Jname", "'evil\\x1b[2Jname' holds characters"),
+    ],
+)
+def test_a_uid_the_iam_could_never_hold_is_refused(
+    tmp_path: Path, key_file: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, uid: str, said: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(secret_args(key_file, uid=uid)) == 2
+    err = capsys.readouterr().err
+    assert said in err and "1 to 96 characters, each a letter, a digit" in err
+    assert "\x1b" not in err  # escaped, never sent to the terminal raw
+    assert err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["private.pem"]
+
+
+def test_the_key_itself_instead_of_its_file_is_described(
+    tmp_path: Path, rsa_key: rsa.RSAPrivateKey, capsys: Any
+) -> None:
+    key_pem = pem(rsa_key)
+    out_path = tmp_path / "secret.json"
+    args = ["secret", "--uid", "u", "--private-key", key_pem, "--login-endpoint", ENDPOINT, "--out", str(out_path)]
+
+    assert main(args) == 2
+
+    out, err = capsys.readouterr()
+    assert "field 'private_key_file': is not a path: it is a value of" in err
+    assert "holds a PEM private key (the key itself, not its file's path)" in err
+    assert_no_secrets(out, err)
+    assert not any(line in err for line in key_pem.splitlines()[1:-1])
+    assert not out_path.exists()
 
 
 def test_stdout_only_when_asked_with_a_dash(tmp_path: Path, key_file: Path, capsys: Any) -> None:

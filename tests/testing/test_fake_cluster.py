@@ -259,6 +259,27 @@ def test_stop_removes_its_own_directory_and_is_final() -> None:
     assert "stopped" in repr(cluster)
 
 
+def test_a_fake_cluster_without_a_directory_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its own directory, the CA it made in it (keys included) and the secrets written there: all gone at stop()."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with FakeCluster("strict") as cluster:
+        account = cluster.create_service_account("leaves-nothing")
+        cluster.write_secret(account, cluster.directory / "secret.json")
+        assert cluster.ca is not None and any(cluster.ca.directory.glob("*.key"))
+        assert len(list(tmp_path.iterdir())) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fake_cluster_stopped_without_starting_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    FakeCluster("permissive").stop()  # the listeners it bound are closed; its directory goes with them
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_options_leave_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(ValueError, match="heartbeat_interval"):
