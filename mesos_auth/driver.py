@@ -815,6 +815,13 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 f" (principal {self._framework.get('principal')!r})" if self._framework.get("principal") else "",
             )
         message = error_message(event) if kind == "ERROR" else ""
+        handled = kind.lower()
+        if handled != "heartbeat" and (handled not in event or getattr(self, f"on_{handled}", None) is None):
+            # pymesos would log the whole event, as the master sent it; we say what it was.
+            logger.warning(
+                "skipped a %s event from %s (unknown, or without its payload)", server_text(kind, 40), self._master_url
+            )
+            return
         try:
             self.on_event(event)
         except Exception:

@@ -14,6 +14,8 @@ from typing import Iterator, List
 DEFAULT_MAX_RECORD = 64 * 1024 * 1024
 #: Longest length prefix we accept: a 20-digit size would be absurd.
 _MAX_PREFIX = 20
+#: What a length prefix is made of (surrounding whitespace is tolerated).
+_PREFIX_BYTES = b"0123456789 \t\r"
 
 
 class RecordIOError(ValueError):
@@ -46,6 +48,8 @@ class RecordIODecoder:
                 if newline < 0:
                     if len(self._buffer) > _MAX_PREFIX:
                         raise RecordIOError("no record length within the first bytes of a record")
+                    if bytes(self._buffer).strip(_PREFIX_BYTES):  # not even the start of a length
+                        raise RecordIOError(f"bad record length prefix {bytes(self._buffer)!r}")
                     return
                 prefix = bytes(self._buffer[:newline]).strip()
                 if not prefix.isdigit():

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-import requests
-
+from mesos_auth import _http
+from mesos_auth._deadline import Deadline
+from mesos_auth._redact import server_text
 from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
 from mesos_auth.ca import CA_BUNDLE_ENV, NODE_CA_BUNDLE, SYSTEM_TRUST_STORE, CABundle, resolve_ca_bundle
 from mesos_auth.cli._common import find_account, iso_utc, relative
@@ -384,25 +385,17 @@ def check_iam(ctx: DoctorContext) -> Result:
     if https and (ctx.bundle is None or ctx.iam_tls_trusted is False):
         ctx.iam_reachable = True
         return ok(f"{host}:{port} accepts connections (no HTTP request sent: TLS cannot be verified, see 'ca-bundle')")
-    verify = ctx.bundle.verify if (https and ctx.bundle is not None) else True
+    bundle = ctx.bundle if (https and ctx.bundle is not None) else CABundle(None, SYSTEM_TRUST_STORE)
     before = ctx.clock()
     try:
-        response = requests.get(
-            endpoint, timeout=ctx.timeout, verify=verify, allow_redirects=False, headers={"Accept": "application/json"}
-        )
-    except requests.exceptions.SSLError as exc:
-        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-            ctx.iam_tls_trusted = False
-            return fail(f"TLS with the IAM at {host}:{port} failed ({_reason(exc)})", FIX_CA_UNTRUSTED)
-        ctx.iam_reachable = False
-        return fail(f"{host}:{port} accepts connections but gave no HTTP answer ({_reason(exc)})", FIX_IAM_DOWN)
-    except requests.exceptions.RequestException as exc:
+        status, date = _iam_probe(endpoint, bundle, ctx.timeout)
+    except TLSVerificationError as exc:
+        ctx.iam_tls_trusted = False
+        return fail(f"TLS with the IAM at {host}:{port} failed ({exc.problem})", FIX_CA_UNTRUSTED)
+    except (OSError, http.client.HTTPException) as exc:
         ctx.iam_reachable = False
         return fail(f"{host}:{port} accepts connections but gave no HTTP answer ({_reason(exc)})", FIX_IAM_DOWN)
     after = ctx.clock()
-    status = response.status_code
-    date = response.headers.get("Date")
-    response.close()
     ctx.iam_reachable = ctx.iam_answered = True
     ctx.skew = _skew(date, (before + after) / 2)
     if status >= 500:
@@ -667,6 +660,32 @@ def _untrusted(error: TLSVerificationError, bundle: Optional[CABundle]) -> str:
     return f"the certificate of {error.url} is not trusted by {trusted_by} ({error.problem})"
 
 
+def _iam_probe(endpoint: str, bundle: CABundle, timeout: float) -> Tuple[int, Optional[str]]:
+    """``GET`` the login endpoint without credentials: its status and ``Date`` header.
+
+    The answer's body is never read, and the whole exchange is bounded by twice
+    ``timeout``, so neither a huge nor a trickling answer can hold the doctor.
+    """
+    origin = _http.Origin.of(endpoint)
+    connection = _http.open_connection(
+        origin, connect_timeout=timeout, context=make_ssl_context(bundle) if origin.tls else None
+    )
+    with Deadline(2 * timeout, what="the IAM probe") as deadline:
+        try:
+            connection.request("GET", _http.request_target(endpoint), headers={"Accept": "application/json"})
+            response = connection.getresponse()
+            return response.status, response.getheader("Date")
+        except (OSError, http.client.HTTPException) as exc:
+            problem = certificate_problem(exc)
+            if problem is not None:
+                raise TLSVerificationError(endpoint, problem, bundle.path) from None
+            if deadline.passed:
+                raise OSError(f"no answer within {2 * timeout:g} s") from None
+            raise
+        finally:
+            connection.close()
+
+
 def _host_port(url: str) -> Tuple[str, int]:
     parts = urlsplit(url)
     return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
@@ -735,26 +754,29 @@ def _master_request(
     bundle = ctx.bundle or CABundle(None, SYSTEM_TRUST_STORE)
     context = make_ssl_context(bundle) if address.tls else None
     connection = open_connection(address, timeout=ctx.timeout, context=context)
-    try:
+    with Deadline(2 * ctx.timeout, what="the master probe") as deadline:
         try:
             connection.request(method, path, body=body, headers=dict(headers or {}))
             response = connection.getresponse()
-            data = response.read(64 * 1024)
+            data = _http.read_some(response, 64 * 1024)
         except (OSError, ssl.SSLError) as exc:
             problem = certificate_problem(exc)
             if problem is not None:
                 raise TLSVerificationError(address.url, problem, bundle.path) from None
+            if deadline.passed:
+                raise OSError(f"no answer within {2 * ctx.timeout:g} s") from None
             raise
         except http.client.HTTPException as exc:  # not HTTP at all
             raise OSError(f"not an HTTP answer ({exc.__class__.__name__})") from None
+        finally:
+            connection.close()
         return response.status, data.decode("utf-8", "replace"), {k.lower(): v for k, v in response.getheaders()}
-    finally:
-        connection.close()
 
 
 def _first_line(text: str, limit: int = 120) -> str:
+    """The first line of what a server said, safe to print (capped, no controls, no tokens)."""
     line = text.strip().splitlines()[0] if text.strip() else "no body"
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+    return server_text(line, limit)
 
 
 def _reason(exc: BaseException) -> str:

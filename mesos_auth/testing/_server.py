@@ -249,9 +249,11 @@ class FakeServer:
 
     def __init__(self, *, tls: TLSOption = None, plain_http: bool = True) -> None:
         self.ca: Optional[TestCA] = None
+        self._own_ca = False  # made here: its temporary directory (keys included) goes at stop()
         context: Optional[ssl.SSLContext] = None
         if tls is True:
             self.ca = TestCA()
+            self._own_ca = True
             context = self.ca.server_context()
         elif isinstance(tls, TestCA):
             self.ca = tls
@@ -292,6 +294,7 @@ class FakeServer:
         if not self._started:
             for listener in self._listeners.values():
                 listener.server_close()  # bound at construction: free the ports even if never started
+            self._remove_own_ca()
             return
         self._started = False
         self.before_stop()
@@ -305,6 +308,11 @@ class FakeServer:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+        self._remove_own_ca()
+
+    def _remove_own_ca(self) -> None:
+        if self._own_ca and self.ca is not None:
+            self.ca.cleanup()
 
     def before_stop(self) -> None:
         """Hook for subclasses: end streams before listeners close."""

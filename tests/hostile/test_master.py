@@ -151,7 +151,17 @@ def test_good_records_before_a_broken_one_are_delivered(master: MiniMaster) -> N
     assert scheduler.kinds()[:2] == ["registered", "offers"]
 
 
-@pytest.mark.parametrize("kind", [{"type": "SOMETHING_NEW", "something_new": {}}, {"type": 5}, {"no": "type"}])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        {"type": "SOMETHING_NEW", "something_new": {}},
+        {"type": "\x1b[2JEVIL", "\x1b[2jevil": {"x": "\x1b]0;owned\x07"}},
+        {"type": "OFFERS"},  # no payload
+        {"type": 5},
+        {"no": "type"},
+    ],
+    ids=["new-type", "escapes", "no-payload", "number", "no-type"],
+)
 def test_unknown_events_are_skipped_and_the_stream_goes_on(master: MiniMaster, kind: Any, caplog: Any) -> None:
     master.subscribe_answer = lambda peer, request, n: master.good_stream(peer, request, n, first=[GOOD, encode(kind)])
     scheduler = RecordingScheduler(tasks=0)
@@ -161,6 +171,7 @@ def test_unknown_events_are_skipped_and_the_stream_goes_on(master: MiniMaster, k
         while time.monotonic() < time_limit:
             time.sleep(0.05)
         assert master.subscribes == 1 and driver.failure is None
+    assert "\x1b" not in caplog.text and "\x07" not in caplog.text
 
 
 @pytest.mark.parametrize(

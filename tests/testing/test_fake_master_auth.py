@@ -34,8 +34,9 @@ PRINCIPAL_MISMATCH = (
 
 
 @pytest.fixture(scope="module")
-def ca() -> TestCA:
-    return TestCA()
+def ca() -> Iterator[TestCA]:
+    with TestCA() as made:  # its temporary directory, keys included, goes at the end
+        yield made
 
 
 def clients(master: FakeMaster, ca: TestCA, authorization: Optional[str] = None) -> Iterator[Client]:
