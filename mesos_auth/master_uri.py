@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
+from mesos_auth._http import Origin
 from mesos_auth._redact import safe_url
 from mesos_auth.errors import ConfigurationError
 
@@ -21,29 +22,13 @@ ZOOKEEPER_SCHEMES = ("zk://", "zoo://")
 
 
 @dataclass(frozen=True)
-class MasterAddress:
-    """One master: ``scheme`` (http or https), ``host`` and ``port``."""
-
-    scheme: str
-    host: str
-    port: int
-
-    @property
-    def netloc(self) -> str:
-        """``host:port`` as pymesos keeps it (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+class MasterAddress(Origin):
+    """One master: ``scheme`` (http or https), ``host`` and ``port``; ``netloc`` is
+    ``host:port`` as pymesos keeps it (IPv6 hosts in brackets)."""
 
     @property
     def url(self) -> str:
         return f"{self.scheme}://{self.netloc}"
-
-    @property
-    def tls(self) -> bool:
-        return self.scheme == "https"
-
-    def __str__(self) -> str:
-        return self.url
 
 
 def _shown(uri: str) -> str:

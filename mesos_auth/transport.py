@@ -37,8 +37,7 @@ def open_connection(
 ) -> Connection:
     """A not-yet-connected HTTP(S) connection to ``address``, its socket watched by
     ``deadlines`` and by those active in the thread that connects it."""
-    origin = _http.Origin(address.scheme, address.host, address.port)
-    return _http.open_connection(origin, connect_timeout=timeout, context=context, deadlines=deadlines)
+    return _http.open_connection(address, connect_timeout=timeout, context=context, deadlines=deadlines)
 
 
 def certificate_problem(exc: BaseException) -> Optional[str]:

@@ -51,16 +51,25 @@ class ChildResult:
 
 
 def run_limited(
-    body: str, *, limit_mib: int = 512, timeout: float = 60.0, env: Optional[Dict[str, str]] = None
+    body: str,
+    *,
+    limit_mib: int = 512,
+    timeout: float = 60.0,
+    env: Optional[Dict[str, str]] = None,
+    root: Path = REPO,
 ) -> ChildResult:
-    """Run ``body`` (which defines ``main()``) in a child limited to ``limit_mib`` of address space."""
+    """Run ``body`` (which defines ``main()``) in a child limited to ``limit_mib`` of address space.
+
+    ``root`` is the checkout whose ``mesos_auth`` the child imports (another one
+    measures an older version against the same hostile server).
+    """
     code = _PRELUDE + textwrap.dedent(body) + _EPILOGUE
     limit = limit_mib * 1024 * 1024
 
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    child_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    child_env = {**os.environ, "PYTHONPATH": str(root), **(env or {})}
     done = subprocess.run(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", code],
         capture_output=True,
@@ -68,7 +77,7 @@ def run_limited(
         timeout=timeout,
         preexec_fn=limit_memory,
         env=child_env,
-        cwd=str(REPO),
+        cwd=str(root),
     )
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):

@@ -87,6 +87,17 @@ class MiniMaster:
                 return
         self.heartbeats(peer)
 
+    def misbehave_first(self, answer: Callable[[Peer, RawRequest, int], None], times: int = 1) -> None:
+        """Answer the first ``times`` SUBSCRIBEs with ``answer``, every later one with a good stream."""
+
+        def subscribe_answer(peer: Peer, request: RawRequest, number: int) -> None:
+            if number <= times:
+                answer(peer, request, number)
+            else:
+                self.good_stream(peer, request, number)
+
+        self.subscribe_answer = subscribe_answer
+
     def open_stream(self, peer: Peer, number: int) -> bool:
         return peer.send(STREAM_HEAD % number)
 

@@ -181,13 +181,10 @@ def test_unknown_events_are_skipped_and_the_stream_goes_on(master: MiniMaster, k
 )
 def test_a_307_without_a_usable_location_is_retried(master: MiniMaster, location: Any, caplog: Any) -> None:
     def answer(peer: Peer, request: RawRequest, number: int) -> None:
-        if number == 1:
-            headers = [] if location is None else [("Location", location)]
-            peer.send(response(307, headers=headers))
-        else:
-            master.good_stream(peer, request, number)
+        headers = [] if location is None else [("Location", location)]
+        peer.send(response(307, headers=headers))
 
-    master.subscribe_answer = answer
+    master.misbehave_first(answer)
     scheduler = RecordingScheduler(tasks=0)
     with Running(driver_for(master.server.url, scheduler)) as driver:
         scheduler.wait_for(lambda: "registered" in scheduler.kinds())
@@ -197,12 +194,9 @@ def test_a_307_without_a_usable_location_is_retried(master: MiniMaster, location
 
 def test_a_redirect_names_the_scheme_it_refused(master: MiniMaster, caplog: Any) -> None:
     def answer(peer: Peer, request: RawRequest, number: int) -> None:
-        if number == 1:
-            peer.send(response(307, headers=[("Location", "ftp://127.0.0.1:21/")]))
-        else:
-            master.good_stream(peer, request, number)
+        peer.send(response(307, headers=[("Location", "ftp://127.0.0.1:21/")]))
 
-    master.subscribe_answer = answer
+    master.misbehave_first(answer)
     scheduler = RecordingScheduler(tasks=0)
     with caplog.at_level(logging.WARNING, logger="mesos_auth"), Running(driver_for(master.server.url, scheduler)):
         scheduler.wait_for(lambda: "registered" in scheduler.kinds())
@@ -211,12 +205,9 @@ def test_a_redirect_names_the_scheme_it_refused(master: MiniMaster, caplog: Any)
 
 def test_a_stream_without_a_stream_id_is_retried(master: MiniMaster) -> None:
     def answer(peer: Peer, request: RawRequest, number: int) -> None:
-        if number == 1:
-            peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk(GOOD))
-        else:
-            master.good_stream(peer, request, number)
+        peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk(GOOD))
 
-    master.subscribe_answer = answer
+    master.misbehave_first(answer)
     scheduler = RecordingScheduler(tasks=0)
     with Running(driver_for(master.server.url, scheduler)):
         scheduler.wait_for(lambda: "registered" in scheduler.kinds())
@@ -281,15 +272,12 @@ def test_a_trickling_call_answer_ends_at_call_timeout(master: MiniMaster) -> Non
 
 def test_a_trickling_stream_is_a_silent_master(master: MiniMaster) -> None:
     def answer(peer: Peer, request: RawRequest, number: int) -> None:
-        if number == 1:
-            master.open_stream(peer, number)
-            peer.send(chunk(GOOD))
-            peer.send(b"400\r\n500\n")  # a chunk and a record that never complete
-            peer.trickle(b"{" + b" " * 399, 0.2)  # a byte every 0.2 s: each read succeeds
-        else:
-            master.good_stream(peer, request, number)
+        master.open_stream(peer, number)
+        peer.send(chunk(GOOD))
+        peer.send(b"400\r\n500\n")  # a chunk and a record that never complete
+        peer.trickle(b"{" + b" " * 399, 0.2)  # a byte every 0.2 s: each read succeeds
 
-    master.subscribe_answer = answer
+    master.misbehave_first(answer)
     scheduler = RecordingScheduler(tasks=0)
     with Running(driver_for(master.server.url, scheduler, missed_heartbeats=3)):
         scheduler.wait_for(lambda: "registered" in scheduler.kinds())
@@ -301,14 +289,13 @@ def test_a_trickling_stream_is_a_silent_master(master: MiniMaster) -> None:
 
 
 def test_a_connection_close_stream_gets_the_heartbeat_timeout_too(master: MiniMaster) -> None:
-    def answer(peer: Peer, request: RawRequest, number: int) -> None:
-        if number == 1:  # no chunking: the body runs until the connection closes
-            peer.send(b"HTTP/1.1 200 OK\r\nConnection: close\r\nMesos-Stream-Id: s1\r\n\r\n" + GOOD)
-            peer.hold()
-        else:
-            master.good_stream(peer, request, number)
+    def answer(
+        peer: Peer, request: RawRequest, number: int
+    ) -> None:  # no chunking: the body runs until the connection closes
+        peer.send(b"HTTP/1.1 200 OK\r\nConnection: close\r\nMesos-Stream-Id: s1\r\n\r\n" + GOOD)
+        peer.hold()
 
-    master.subscribe_answer = answer
+    master.misbehave_first(answer)
     scheduler = RecordingScheduler(tasks=0)
     with Running(driver_for(master.server.url, scheduler)):
         scheduler.wait_for(lambda: "registered" in scheduler.kinds())
@@ -412,13 +399,7 @@ def test_a_redirect_to_a_stranger_is_not_followed(master: MiniMaster, fake_iam: 
     with HostileServer(MiniMaster()) as stranger:
         location = f"//localhost:{stranger.port}/api/v1/scheduler"
 
-        def answer(peer: Peer, request: RawRequest, number: int) -> None:
-            if number <= 2:
-                peer.send(response(307, headers=[("Location", location)]))
-            else:
-                master.good_stream(peer, request, number)
-
-        master.subscribe_answer = answer
+        master.misbehave_first(lambda peer, request, n: peer.send(response(307, headers=[("Location", location)])), 2)
         scheduler = RecordingScheduler(tasks=0)
         driver = driver_for(
             master.server.url,
