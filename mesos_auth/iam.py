@@ -203,7 +203,7 @@ class IAMClient:
         def attempt(number: int) -> str:
             # No attempt outlives the retry deadline, whatever the server does.
             left = self.retry.deadline - (self._monotonic() - started)
-            return self.login_once(account, timeout=max(1.0, min(self.attempt_timeout, left)))
+            return self.login_once(account, timeout=min(self.attempt_timeout, max(1.0, left)))
 
         def on_retry(number: int, delay: float, exc: BaseException) -> None:
             logger.warning(

@@ -40,9 +40,9 @@ def token_answer(token: str = "") -> bytes:
 
 
 @pytest.fixture
-def account(fake_iam: Any) -> Any:
-    """An account whose key a FakeIAM knows; tests point it at hostile servers."""
-    return fake_iam().create_account("svc")
+def account(rsa_key: Any) -> ServiceAccount:
+    """An account with the session's key; tests point it at hostile servers."""
+    return ServiceAccount(uid="svc", private_key=rsa_key, login_endpoint="https://127.0.0.1:1" + LOGIN_PATH)
 
 
 def client(**options: Any) -> IAMClient:
@@ -214,7 +214,7 @@ def test_threads_waiting_for_the_token_are_released_with_the_login(account) -> N
             account.with_login_endpoint(iam.url + LOGIN_PATH),
             security_mode="permissive",
             retry=ONE_TRY,
-            attempt_timeout=1.0,
+            attempt_timeout=0.5,
         )
         outcomes: List[str] = []
 
@@ -233,7 +233,7 @@ def test_threads_waiting_for_the_token_are_released_with_the_login(account) -> N
             thread.join(timeout=30)
         took = time.monotonic() - started
     assert outcomes == ["IAMUnavailableError"] * 4
-    assert took < 4 * 1.0 + SLACK  # one login at a time, each cut at 1 s
+    assert took < 4 * 0.5 + SLACK  # one login at a time, each cut at 0.5 s
 
 
 # ---------------------------------------------------------------------------
