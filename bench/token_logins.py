@@ -8,7 +8,7 @@ IAM over loopback HTTP. We count the logins the IAM sees:
   advisory window (30 minutes ahead for long tokens);
 - the mesoshttp / avmesos ``DCOSServiceAuth`` approach keys the auth token's
   expiry to the login token's and so logs in again whenever its 3-minute login
-  token has lapsed (contract.md, section 8). It is modelled here with the same
+  token has lapsed (``docs/protocol.md``, "What other clients do"). It is modelled here with the same
   IAM client, so the only difference is the refresh rule.
 """
 

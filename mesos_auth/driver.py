@@ -3,7 +3,7 @@
 It is a :class:`pymesos.MesosSchedulerDriver`: the same constructor, every call
 (``launchTasks``, ``acknowledgeStatusUpdate``, ...) and every scheduler callback
 work as before. What it changes is the transport underneath, which in pymesos
-cannot serve a DC/OS cluster (``shared/docs/pymesos.md``):
+cannot serve a DC/OS cluster (``docs/protocol.md``, "pymesos 0.3.15"):
 
 - credentials: ``Authorization: token=<JWT>`` from a :class:`TokenProvider` on
   SUBSCRIBE and on every call, computed per request; pymesos' HTTP Basic auth

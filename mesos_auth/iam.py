@@ -5,7 +5,7 @@ answers ``{"token": <auth token>}``. This module is the stateless protocol call
 (google-auth's ``jwt_grant``); :class:`~mesos_auth.tokens.TokenProvider` caches
 its result.
 
-What it guarantees, where the peers fall short (contract.md, section 8):
+What it guarantees, where the peers fall short (``docs/protocol.md``, "What other clients do"):
 
 - TLS is verified, against the resolved CA bundle; never ``verify=False``.
 - In strict mode (given, or detected as the driver detects it) a login token is

@@ -1,6 +1,6 @@
 """The master's answers to SUBSCRIBE, and the event stream they open.
 
-What each answer means for a driver (contract.md, section 7), as small functions
+What each answer means for a driver (``docs/protocol.md``, "The Mesos v1 scheduler API"), as small functions
 of plain values, so the meaning is tested apart from any socket:
 
 - 200 opens a chunked RecordIO stream of events (:func:`read_events`);

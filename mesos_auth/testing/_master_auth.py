@@ -1,4 +1,4 @@
-"""How the fake master authenticates a request, per security mode (contract.md, section 6).
+"""How the fake master authenticates a request, per security mode (``docs/protocol.md``, "Security modes").
 
 Each request is authenticated on its own, from its own ``Authorization`` header:
 nothing is remembered from the SUBSCRIBE that opened a stream, so a token that

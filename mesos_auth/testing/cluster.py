@@ -7,7 +7,7 @@ framework is given. It is a context manager with ``start()``/``stop()``, usable
 without pytest; the pytest plugin (``mesos_auth.testing.pytest_plugin``) and the
 ``mesos-auth fake-cluster`` command are thin layers over it.
 
-How each mode is laid out (``docs/contract.md``, section 6):
+How each mode is laid out (``docs/protocol.md``, "Security modes"):
 
 - ``strict``: the master serves https only (no downgrade) and refuses
   unauthenticated frameworks; permissions are enforced, so an account must be

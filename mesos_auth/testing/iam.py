@@ -1,7 +1,7 @@
 """A fake DC/OS IAM (Bouncer behind Admin Router): service logins over real HTTP(S).
 
 :class:`FakeIAM` serves the two endpoints a service account needs, as the wire
-contract (``docs/contract.md``, sections 2 to 4) describes them:
+contract (``docs/protocol.md``, "The service login and the auth token") describes them:
 
 - ``POST /acs/api/v1/auth/login`` takes ``{"uid": ..., "token": <login JWT>}``,
   checks the login token against the account's registered public key (RS256, the

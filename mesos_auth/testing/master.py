@@ -1,7 +1,7 @@
 """A fake Mesos master: the v1 scheduler HTTP API over real HTTP(S) on 127.0.0.1.
 
 :class:`FakeMaster` answers ``POST /api/v1/scheduler`` as a Mesos master behind a
-DC/OS security mode does (``docs/contract.md``, sections 4, 6 and 7): SUBSCRIBE
+DC/OS security mode does (``docs/protocol.md``: modes, the v1 scheduler API): SUBSCRIBE
 opens a chunked RecordIO event stream (SUBSCRIBED, HEARTBEATs, OFFERS from fake
 agents, UPDATEs of launched tasks, ERRORs), and the other calls (ACCEPT, DECLINE,
 KILL, ACKNOWLEDGE, RECONCILE, REVIVE, SUPPRESS, MESSAGE, TEARDOWN) act on it.

@@ -155,7 +155,7 @@ def test_leader_change_is_followed_by_the_stream(change) -> None:
         second.wait_for(change.moved, what="moved")
         assert driver.master_address is not None and driver.master_address.port == second.port("https")
         assert driver.master_address.scheme == "https"
-    # The master checks leadership first, before it reads the call (contract.md, section 7).
+    # The master checks leadership first, before it reads the call (docs/protocol.md, "The Mesos v1 scheduler API").
     assert first.requests[-1].status == 307 and first.requests[-1].path == "/api/v1/scheduler"
     [moved] = second.frameworks.values()
     assert moved.framework_id == change.scheduler.framework_ids[0]

@@ -95,6 +95,6 @@ def test_pymesos_is_refused_with_401_by_a_strict_master(monkeypatch) -> None:
         assert "Authorization" not in subscribe.headers
         assert master.frameworks == {}
     # pymesos' own failure: RuntimeError("Failed with HTTP 401 ..."), or, when the
-    # 401's body arrived in the same read, its bytes/str bug (shared/docs/pymesos.md).
+    # 401's body arrived in the same read, its bytes/str bug (docs/protocol.md, "pymesos 0.3.15").
     error = pymesos.process._exc_info[1]
     assert isinstance(error, (RuntimeError, TypeError))
