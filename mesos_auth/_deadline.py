@@ -28,6 +28,9 @@ from typing import Iterator, List, Optional, Tuple
 
 #: Longest pause between two checks of an active deadline in :func:`sleep` and :func:`acquire`.
 _POLL = 0.05
+#: Longest single wait of the watchdog: a deadline years away (a huge ``call_timeout``)
+#: must not overflow the platform's timeout and stop the one thread every deadline needs.
+_LONGEST_WAIT = 3600.0
 
 
 class Cancelled(Exception):
@@ -42,7 +45,8 @@ class Deadline:
     """A moment after which registered sockets are shut down, or a scope to cancel by hand.
 
     ``seconds=None`` never fires by itself (a cancellation scope). ``what`` names
-    it in messages. ``reason`` says why it fired: ``"passed"`` or ``"cancelled"``.
+    it in messages. ``reason`` says why it fired: ``"passed"`` or ``"cancelled"``;
+    ``seconds`` is the time it was last given (for messages).
     """
 
     def __init__(self, seconds: Optional[float] = None, *, what: str = "") -> None:
@@ -53,6 +57,7 @@ class Deadline:
         self._fired = threading.Event()
         self._closed = False
         self.at: Optional[float] = None
+        self.seconds: Optional[float] = None
         if seconds is not None:
             self.extend(seconds)
 
@@ -86,7 +91,8 @@ class Deadline:
         with self._lock:
             if self._fired.is_set() or self._closed:
                 return
-            self.at = time.monotonic() + max(0.0, seconds)
+            self.seconds = max(0.0, seconds)
+            self.at = time.monotonic() + self.seconds
             at = self.at
         _WATCHDOG.schedule(self, at)
 
@@ -244,7 +250,7 @@ class _Watchdog:
                 at, _, ref = self._heap[0]
                 delay = at - time.monotonic()
                 if delay > 0:
-                    self._wake.wait(delay)
+                    self._wake.wait(min(delay, _LONGEST_WAIT))
                     continue
                 heapq.heappop(self._heap)
             deadline = ref()

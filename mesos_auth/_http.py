@@ -78,13 +78,12 @@ def request_target(url: str) -> str:
 
 class _PlainConnection(http.client.HTTPConnection):
     _deadlines: Tuple[Deadline, ...] = ()
+    read_timeout: Optional[float] = None
 
     def connect(self) -> None:
         super().connect()
         _deadline.watch(self.sock, *self._deadlines)
         self.sock.settimeout(self.read_timeout)
-
-    read_timeout: Optional[float] = None
 
 
 class _TLSConnection(http.client.HTTPSConnection):
@@ -131,15 +130,12 @@ def open_connection(
     return connection
 
 
-def socket_of(connection: Connection) -> Optional[socket.socket]:
-    sock: Optional[socket.socket] = connection.sock
-    return sock
-
-
 # ---------------------------------------------------------------------------
 # Bodies
 # ---------------------------------------------------------------------------
 
+#: Largest part of an error body read to describe a refusal; the rest is never read.
+MAX_ERROR_BODY = 64 * 1024
 _INFLATE_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 

@@ -27,8 +27,10 @@ _REMOVED = "<token removed>"
 _USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)[^/?#]*@")
 #: How much of a URL is looked at; a longer one is cut before it is parsed.
 _URL_WINDOW = 65536
-#: C0 and C1 controls, DEL, and the Unicode line and bidi controls a terminal honours.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: C0 and C1 controls, DEL, and the Unicode line and bidi controls a terminal honours
+#: (the inside of a regular-expression class, shared with the path check of accounts).
+CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mesos_auth._redact import safe_url, server_text
+from mesos_auth._redact import CONTROL_CHARACTERS, safe_url, server_text
 from mesos_auth.errors import CredentialError, NoServiceAccountError, WeakKeyError
 
 #: The variable DC/OS sets for a service with a service account secret.
@@ -58,7 +58,7 @@ MAX_SECRET_FILE_SIZE = 1 << 20
 #: What makes a value no path: C0 and C1 controls, DEL, line and paragraph separators, bidi controls,
 #: lone surrogates (they cannot be encoded for the file system).
 _CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    f"[{CONTROL_CHARACTERS}"
     # Lone surrogates, but for U+DC80-U+DCFF: how Python spells a path's non-UTF-8 bytes.
     "\ud800-\udc7f\udd00-\udfff]"
 )

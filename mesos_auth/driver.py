@@ -105,10 +105,10 @@ MAX_SUBSCRIBE_401 = 5
 MAX_IMMEDIATE_REDIRECTS = 5
 #: Seconds ``stop()`` gives TEARDOWN, and ``join()`` the stream thread once stopping.
 STOP_TIMEOUT = 1.5
-#: Largest answer to a call, or to GET /version, that is read.
+#: Largest answer to a call that is read.
 MAX_CALL_ANSWER = 4 * 1024 * 1024
-#: Largest part of an error body read to describe a refusal; the rest is never read.
-MAX_ERROR_BODY = 64 * 1024
+#: Largest answer to GET /version that is read (it is a few dozen bytes).
+MAX_VERSION_ANSWER = 64 * 1024
 #: Longest silence believed from a heartbeat interval (a day; Mesos sends one every 15 s).
 MAX_SILENCE = 24 * 3600.0
 #: Where a Mesos version string starts: pymesos compares its numbers.
@@ -378,11 +378,15 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             scheme = self._address.scheme if self._address is not None else self._default_scheme
             address = self._checked_address(parse_master(master, default_scheme=scheme))
             self._members.learn(address)
+        self._move_to(address)
+        self._close_stream()
+
+    def _move_to(self, address: Optional[MasterAddress]) -> None:
+        """Talk to ``address`` from the next subscription on (its version is asked afresh)."""
         with self._lock:
             self._address = address
             self._master = address.netloc if address else None
             self.version = None
-        self._close_stream()
 
     def on_subscribed(self, info: Any) -> None:
         """pymesos' handler, with the master's host and port taken from the address we hold
@@ -500,7 +504,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                         self._close()
                         raise self._transport_error(exc, deadline) from None
                     try:
-                        return resp.status, self._read_call_answer(resp, conn)
+                        return resp.status, self._read_call_answer(resp)
                     except (OSError, http.client.HTTPException, TransportError) as exc:
                         self._close()
                         if isinstance(exc, (OSError, http.client.HTTPException)):
@@ -509,12 +513,12 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             finally:
                 self._call_deadline = None
 
-    def _read_call_answer(self, resp: http.client.HTTPResponse, conn: Connection) -> _CallAnswer:
+    def _read_call_answer(self, resp: http.client.HTTPResponse) -> _CallAnswer:
         """The answer's body (capped); a connection whose answer was not read to the end is closed."""
         url = self._master_url
         if 200 <= resp.status < 300:
             return _CallAnswer(resp, _http.read_body(resp, limit=MAX_CALL_ANSWER, url=url, what="the call's answer"))
-        text = _http.read_some(resp, MAX_ERROR_BODY)
+        text = _http.read_some(resp, _http.MAX_ERROR_BODY)
         self._close()  # the rest of an error body is never read, so the connection cannot be reused
         return _CallAnswer(resp, text)
 
@@ -642,13 +646,14 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                     self._next_configured(address)
             finally:
                 self._end_subscription(subscription)
-            if subscription.healthy(self._stream_window(subscription)):
+            healthy = subscription.lived(self._stream_window(subscription))
+            if healthy:
                 attempt, failing_since, subscribe_401s, redirects = 0, time.monotonic(), 0, 0
             if self._stopping.is_set():
                 break
             if self._resubscribe_requested:
                 self._resubscribe_requested = False
-                if subscription.healthy(self._stream_window(subscription)):
+                if healthy:
                     continue
             attempt += 1
             if time.monotonic() - failing_since > self._timeout:
@@ -660,6 +665,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self._stop_event.wait(delay)
 
     def _end_subscription(self, subscription: _Subscription) -> None:
+        subscription.ended_at = time.monotonic()
         self._close_stream()
         was_connected = self.stream_id is not None
         self.stream_id = None
@@ -679,10 +685,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self._back_to_configured()
             return False
         logger.warning("master %s is not the leader; following %s", current, target)
-        with self._lock:
-            self._address = self._checked_address(target)
-            self._master = self._address.netloc
-            self.version = None
+        self._move_to(self._checked_address(target))
         return True
 
     def _is_configured(self, address: MasterAddress) -> bool:
@@ -690,10 +693,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
 
     def _back_to_configured(self) -> None:
         if self._configured:
-            with self._lock:
-                self._address = self._configured[0]
-                self._master = self._address.netloc
-                self.version = None
+            self._move_to(self._configured[0])
 
     def _next_configured(self, failed: MasterAddress) -> None:
         """After a failure: from a leader we were sent to, back to the configured masters;
@@ -704,9 +704,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         index = configured.index(failed) + 1 if failed in configured else 0
         with self._lock:
             if self._address == failed:
-                self._address = configured[index % len(configured)]
-                self._master = self._address.netloc
-                self.version = None
+                self._move_to(configured[index % len(configured)])
 
     def _stream_window(self, subscription: _Subscription) -> float:
         if subscription.heartbeat_interval is None:
@@ -787,7 +785,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     def _check_subscribe_answer(self, address: MasterAddress, resp: Any, authorization: Optional[str]) -> None:
         if resp.status == 200:
             return
-        text = server_text(_http.read_some(resp, MAX_ERROR_BODY))
+        text = server_text(_http.read_some(resp, _http.MAX_ERROR_BODY))
         if resp.status == 401:
             self._auth_failed_once(authorization)
         check_subscribe_answer(
@@ -849,7 +847,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 conn.request("GET", "/version")
                 resp = conn.getresponse()
                 if 200 <= resp.status < 300:
-                    data = _http.read_body(resp, limit=MAX_ERROR_BODY, url=address.url + "/version")
+                    data = _http.read_body(resp, limit=MAX_VERSION_ANSWER, url=address.url + "/version")
                     return _mesos_version(json.loads(data.decode("utf-8")))
             except Exception as exc:
                 tls = tls_error(address, exc, self.ca_bundle)
@@ -899,16 +897,15 @@ class _Subscription:
         self.subscribed_at = time.monotonic()
         self.heartbeat_interval = heartbeat_interval
 
-    def healthy(self, window: float) -> bool:
-        """Lived a heartbeat interval after SUBSCRIBED: only then is the backoff reset.
+    def lived(self, window: float) -> bool:
+        """Lived a heartbeat interval (at most ``window``) from SUBSCRIBED to its end:
+        only then is the backoff reset.
 
         A master that accepts and drops us at once (flapping) gets exponential
         backoff, not two re-subscriptions a second forever.
         """
-        if self.subscribed_at is None or self.heartbeat_interval is None:
+        if self.subscribed_at is None or self.heartbeat_interval is None or self.ended_at is None:
             return False
-        if self.ended_at is None:
-            self.ended_at = time.monotonic()
         return self.ended_at - self.subscribed_at >= min(self.heartbeat_interval, window)
 
 

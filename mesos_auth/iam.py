@@ -67,8 +67,6 @@ DEFAULT_TIMEOUT = (5.0, 30.0)
 DEFAULT_ATTEMPT_TIMEOUT = 30.0
 #: Largest login answer read (an auth-token answer is about 1 KB), once decompressed.
 MAX_ANSWER_SIZE = 1 << 20
-#: Largest error body read to describe a refusal.
-MAX_ERROR_BODY = 64 * 1024
 #: Redirects followed at most, per attempt.
 MAX_REDIRECTS = 5
 #: Redirects that keep the method and body (RFC 9110): the only ones followed.
@@ -326,7 +324,7 @@ class IAMClient:
             if status == 200:
                 payload = _http.read_body(resp, limit=MAX_ANSWER_SIZE, url=url, what="the login answer")
             elif 400 <= status < 500 and status != 429:
-                payload = _http.read_some(resp, MAX_ERROR_BODY)
+                payload = _http.read_some(resp, _http.MAX_ERROR_BODY)
             else:
                 payload = b""  # redirects, 429, 5xx: the headers say all we use
             return _Answer(status, location, retry_after, payload)
@@ -339,7 +337,7 @@ class IAMClient:
             if problem is not None:
                 raise TLSVerificationError(url, problem, self.ca_bundle.path) from None
             if deadline.passed:
-                raise RetryableLoginFailure(f"no complete answer within {self.attempt_timeout:.0f} s") from None
+                raise RetryableLoginFailure(f"no complete answer within {deadline.seconds:g} s") from None
             _deadline.check()  # stopping: not a network failure to retry
             if isinstance(exc, TimeoutError) or "timed out" in str(exc):
                 raise RetryableLoginFailure("a timeout") from None

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.utils import rewind_body
 
+from mesos_auth import _http
 from mesos_auth._redact import safe_url
 from mesos_auth.ca import CABundleLike, resolve_ca_bundle
 from mesos_auth.errors import InsecureTransportError
@@ -45,29 +46,19 @@ logger = logging.getLogger(__name__)
 #: An origin as RFC 6454 has it: scheme, host (lower case), port (default filled in).
 Origin = Tuple[str, str, int]
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
 
 def origin_of(url: Union[str, bytes, None]) -> Optional[Origin]:
-    """The origin ``(scheme, host, port)`` of ``url``; None when it has none (no host, a bad port)."""
+    """The origin ``(scheme, host, port)`` of an http(s) ``url``; None when it has none
+    (another scheme, no host, a bad port)."""
     if url is None:
         return None
     if isinstance(url, bytes):
         url = url.decode("utf-8", "replace")
     try:
-        parts = urlsplit(url)
-        port = parts.port
+        origin = _http.Origin.of(url)
     except ValueError:
         return None
-    scheme = parts.scheme.lower()
-    host = parts.hostname
-    if not host:
-        return None
-    if port is None:
-        port = _DEFAULT_PORTS.get(scheme)
-    if port is None:
-        return None
-    return scheme, host, port
+    return origin.scheme, origin.host, origin.port
 
 
 def same_origin(first: Union[str, bytes, None], second: Union[str, bytes, None]) -> bool:
@@ -81,8 +72,7 @@ def _shown(url: Union[str, bytes, None]) -> str:
     origin = origin_of(url)
     if origin is None:
         return "<a URL without an origin>"
-    scheme, host, port = origin
-    return safe_url(f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}")
+    return safe_url(str(_http.Origin(*origin)))
 
 
 class _Sent:

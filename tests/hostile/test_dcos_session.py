@@ -333,6 +333,17 @@ def verifying(iam: FakeIAM, then: Optional[Callable[[RawRequest], bytes]] = None
     return answers
 
 
+def x_redirects_to_y(iam: FakeIAM) -> Answers:
+    """Verifies the token on every path; ``/x`` then redirects (307) to ``/y``, which answers 200."""
+
+    def answers(request: RawRequest) -> bytes:
+        if request.path == "/x":
+            return verifying(iam, lambda r: redirect(307, "/y"))(request)
+        return verifying(iam)(request)
+
+    return answers
+
+
 def test_same_origin_401_is_resent_once_with_a_new_token(session, serve, iam, provider, names, invalidated) -> None:
     server = serve(verifying(iam))
     iam.revoke_tokens("svc")
@@ -432,12 +443,7 @@ def test_resend_then_redirect_elsewhere_carries_no_token(
 def test_dcos_session_follows_a_same_origin_redirect_after_a_resend_with_the_new_token(
     dcos_session, serve, iam, provider, names, invalidated
 ) -> None:
-    def answers(request: RawRequest) -> bytes:
-        if request.path == "/x":
-            return verifying(iam, lambda r: redirect(307, "/y"))(request)
-        return verifying(iam)(request)
-
-    server = serve(answers)
+    server = serve(x_redirects_to_y(iam))
     iam.revoke_tokens("svc")
 
     answer = dcos_session.post(server.url + "/x", data=PAYLOAD, timeout=TIMEOUT)
@@ -456,12 +462,7 @@ def test_plain_session_after_a_resend_redirects_with_requests_copy_and_does_not_
     session sends the refused token on (to the same origin only); the 401 it earns
     is returned, since the call has had its one resend. DCOSSession does better."""
 
-    def answers(request: RawRequest) -> bytes:
-        if request.path == "/x":
-            return verifying(iam, lambda r: redirect(307, "/y"))(request)
-        return verifying(iam)(request)
-
-    server = serve(answers)
+    server = serve(x_redirects_to_y(iam))
     iam.revoke_tokens("svc")
     with make_session("plain", provider, ca) as session:
         answer = session.get(server.url + "/x", timeout=TIMEOUT)
