@@ -37,11 +37,11 @@ from mesos_auth._files import PRIVATE_FILE_MODE, write_file
 from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
 from mesos_auth.ca import CA_BUNDLE_ENV
 from mesos_auth.security_mode import SECURITY_MODE_ENV, SecurityMode
-from mesos_auth.testing._master_resources import AgentsOption
-from mesos_auth.testing._master_timers import Clock
 from mesos_auth.testing._server import FakeServerError
 from mesos_auth.testing.iam import DEFAULT_TOKEN_LIFETIME, FakeIAM
 from mesos_auth.testing.master import DEFAULT_TASK_STATES, FakeMaster
+from mesos_auth.testing.master.resources import AgentsOption
+from mesos_auth.testing.master.timers import Clock
 from mesos_auth.testing.tls import TestCA
 
 __all__ = ["MASTER_URL_ENV", "FakeCluster"]

@@ -16,11 +16,11 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
-from mesos_auth.testing import _master_events as events
-from mesos_auth.testing._master_calls import as_list, field_of, id_value, operation_tasks, value_of
-from mesos_auth.testing._master_records import AgentRecord, FrameworkRecord, OfferRecord, TaskRecord
-from mesos_auth.testing._master_resources import Agent, AgentSpec, RefuseFilter, Resources
-from mesos_auth.testing._master_streams import EventStream
+from mesos_auth.testing.master import events
+from mesos_auth.testing.master.calls import as_list, field_of, id_value, operation_tasks, value_of
+from mesos_auth.testing.master.records import AgentRecord, FrameworkRecord, OfferRecord, TaskRecord
+from mesos_auth.testing.master.resources import Agent, AgentSpec, RefuseFilter, Resources
+from mesos_auth.testing.master.streams import EventStream
 
 JSON = Dict[str, Any]
 Action = Callable[[], None]

@@ -29,9 +29,9 @@ import time
 import traceback
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
-from mesos_auth.testing import _master_events as events
-from mesos_auth.testing._master_records import StreamRecord
 from mesos_auth.testing._server import ChunkedStream
+from mesos_auth.testing.master import events
+from mesos_auth.testing.master.records import StreamRecord
 
 JSON = Dict[str, Any]
 

@@ -39,7 +39,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar, Union
 
-from mesos_auth.testing._master_auth import (
+from mesos_auth.testing._server import Answer, FakeServer, Request, Response, Streaming, TLSOption
+from mesos_auth.testing.master.auth import (
     ANONYMOUS_PRINCIPAL,
     DISABLED,
     STRICT,
@@ -48,8 +49,8 @@ from mesos_auth.testing._master_auth import (
     TokenVerifier,
     mask_headers,
 )
-from mesos_auth.testing._master_auth import security_mode as normalise_security_mode
-from mesos_auth.testing._master_calls import (
+from mesos_auth.testing.master.auth import security_mode as normalise_security_mode
+from mesos_auth.testing.master.calls import (
     VALIDATE_PREFIX,
     BadCall,
     id_value,
@@ -58,8 +59,7 @@ from mesos_auth.testing._master_calls import (
     principal_mismatch,
     validate_call,
 )
-from mesos_auth.testing._master_cluster import SUBSCRIBED, Cluster, FrameworkState, framework_roles
-from mesos_auth.testing._master_records import (
+from mesos_auth.testing.master.records import (
     AgentRecord,
     FrameworkRecord,
     OfferRecord,
@@ -67,10 +67,10 @@ from mesos_auth.testing._master_records import (
     StreamRecord,
     TaskRecord,
 )
-from mesos_auth.testing._master_resources import AgentsOption, AgentSpec, agent_specs
-from mesos_auth.testing._master_streams import StreamHub
-from mesos_auth.testing._master_timers import Clock, ManualClock, TimerThread, default_clock
-from mesos_auth.testing._server import Answer, FakeServer, Request, Response, Streaming, TLSOption
+from mesos_auth.testing.master.resources import AgentsOption, AgentSpec, agent_specs
+from mesos_auth.testing.master.state import SUBSCRIBED, Cluster, FrameworkState, framework_roles
+from mesos_auth.testing.master.streams import StreamHub
+from mesos_auth.testing.master.timers import Clock, ManualClock, TimerThread, default_clock
 
 __all__ = [
     "ANONYMOUS_PRINCIPAL",

@@ -1,0 +1,21 @@
+"""The fake Mesos master, one module per part of what a real master does.
+
+- ``server``: :class:`FakeMaster`, the HTTP endpoints and the order of checks;
+- ``auth``: who sent a request (per security mode);
+- ``calls``: parsing and validating ``scheduler::Call`` bodies;
+- ``state``: frameworks, offers and tasks (no HTTP, no threads);
+- ``resources``: agents and scalar resources;
+- ``events`` / ``streams``: the events and the RecordIO streams that carry them;
+- ``records``: the snapshots tests read; ``timers``: timed work by an injectable clock.
+"""
+
+from mesos_auth.testing.master.server import (
+    ANONYMOUS_PRINCIPAL,
+    DEFAULT_TASK_STATES,
+    MESOS_VERSION,
+    SCHEDULER_PATH,
+    FakeMaster,
+)
+from mesos_auth.testing.master.timers import ManualClock
+
+__all__ = ["ANONYMOUS_PRINCIPAL", "DEFAULT_TASK_STATES", "MESOS_VERSION", "SCHEDULER_PATH", "FakeMaster", "ManualClock"]
