@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
@@ -28,6 +29,7 @@ from mesos_auth import (
 )
 from mesos_auth.testing import TestCA, TokenRejected
 from mesos_auth.testing.iam import FakeIAM
+from tests.helpers import FakeClock
 from tests.hostile.server import HostileServer, Peer, RawRequest, Script, answer_each, response
 
 TIMEOUT = 10
@@ -99,9 +101,16 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 
 
 @pytest.fixture(scope="module")
-def shared_iam(ca: TestCA) -> Iterator[FakeIAM]:
-    """One fake IAM (https, wall clock) for the module: its signing key is made once."""
-    with FakeIAM(tls=ca, token_lifetime=3600) as server:
+def iam_clock() -> FakeClock:
+    """The IAM's wall clock, moved by hand: its tokens carry whole seconds, so two logins
+    in one second get the same token (as from Bouncer); tests that need a new token move it."""
+    return FakeClock(float(int(time.time())))
+
+
+@pytest.fixture(scope="module")
+def shared_iam(ca: TestCA, iam_clock: FakeClock) -> Iterator[FakeIAM]:
+    """One fake IAM (https) for the module: its signing key is made once."""
+    with FakeIAM(tls=ca, token_lifetime=3600, clock=iam_clock) as server:
         yield server
 
 
@@ -139,10 +148,12 @@ def invalidated(provider: TokenProvider, monkeypatch: pytest.MonkeyPatch) -> Lis
 
 
 @pytest.fixture
-def names(provider: TokenProvider) -> Names:
-    """``T1`` is the provider's first token, obtained before the test's request."""
+def names(provider: TokenProvider, iam_clock: FakeClock) -> Names:
+    """``T1`` is the provider's first token, obtained before the test's request; the IAM's
+    clock then moves on a second, so that a new login gets a different token."""
     known = Names()
     known.add("T1", provider.token())
+    iam_clock.advance(1)
     return known
 
 
