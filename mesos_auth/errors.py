@@ -163,9 +163,17 @@ class IAMError(MesosAuthError):
 
 
 class LoginRejectedError(IAMError):
-    """The IAM answered a login with 400 or 401: retrying will not help.
+    """The IAM answered a login with a 4xx other than 429 (400, 401, ...): retrying will not help.
 
-    ``code``, ``title`` and ``description`` are the IAM's own; ``hint`` is ours.
+    ``code``, ``title`` and ``description`` are the IAM's own, capped and cleaned.
+    The real IAM answers every credential problem with the same ``401``
+    ``ERR_INVALID_CREDENTIALS``, ``Invalid credentials.``, so they do not say what
+    is wrong. ``hint`` is ours, built from what the client knows
+    (:mod:`mesos_auth.login_diagnosis`): ``clock_skew``, the IAM's clock minus
+    ours in seconds by the ``Date`` header of its answer (None when it could not
+    be read), and ``key_fingerprint``, the SHA-256 of the account's public key
+    (DER, hex) to compare with the key registered for ``uid``. The fingerprint is
+    of the public key: it is no secret.
     """
 
     def __init__(
@@ -178,6 +186,8 @@ class LoginRejectedError(IAMError):
         title: str = "",
         description: str = "",
         hint: str = "",
+        clock_skew: Optional[float] = None,
+        key_fingerprint: str = "",
     ) -> None:
         self.uid = uid
         self.endpoint = safe_url(endpoint)
@@ -186,6 +196,8 @@ class LoginRejectedError(IAMError):
         self.title = server_text(title, 200)
         self.description = server_text(description)
         self.hint = hint
+        self.clock_skew = clock_skew
+        self.key_fingerprint = key_fingerprint
         said = " - ".join(part for part in (self.code, self.title, self.description) if part) or "no details"
         message = f"IAM at {self.endpoint} rejected the login of {uid!r} (HTTP {status}: {said})"
         if hint:

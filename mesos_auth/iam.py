@@ -20,9 +20,16 @@ What it guarantees, where the peers fall short (``docs/protocol.md``, "What othe
 - Every attempt has a total deadline (a server trickling one byte at a time
   cannot hold it longer), every answer a size cap (compressed or not).
 - Connection errors, timeouts, 429 and 5xx are retried with backoff, jitter and a
-  deadline, each attempt with a fresh login token. 400 and 401 are not retried:
-  they raise :class:`~mesos_auth.errors.LoginRejectedError` with the IAM's code,
-  title and description (capped, control characters escaped) and a hint.
+  deadline, each attempt with a fresh login token. 400, 401 and other 4xx are not
+  retried: they raise :class:`~mesos_auth.errors.LoginRejectedError` with the IAM's
+  code, title and description (capped, control characters escaped). The real IAM
+  answers every credential problem alike (``Invalid credentials.``), so the hint is
+  not read from its words but built from what the client knows: the clock skew by
+  the answer's ``Date`` header and the public key's fingerprint
+  (:mod:`mesos_auth.login_diagnosis`).
+- A fresh, short-lived login token per attempt (three minutes by default) is our
+  practice, not the IAM's rule: the IAM accepts long-lived and reused login tokens
+  (:mod:`mesos_auth.login_token`), but a short-lived one that leaks is soon useless.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ from mesos_auth.errors import (
     TransportError,
     UnsafeRedirectError,
 )
+from mesos_auth.login_diagnosis import LOGIN_PATH, clock_skew, key_fingerprint, rejection_hint
 from mesos_auth.login_token import DEFAULT_LOGIN_TOKEN_LIFETIME, check_login_token_lifetime, make_login_token
 from mesos_auth.retry import RetryExhausted, RetryPolicy, call_with_retry
 from mesos_auth.security_mode import SecurityMode, detect_security_mode
@@ -60,7 +68,6 @@ from mesos_auth.transport import certificate_problem, make_ssl_context
 
 logger = logging.getLogger(__name__)
 
-LOGIN_PATH = "/acs/api/v1/auth/login"
 #: (connect, read) seconds: the TCP connect, and the longest silence within an answer.
 DEFAULT_TIMEOUT = (5.0, 30.0)
 #: Seconds one attempt may take in all (connect, TLS, request, whole answer).
@@ -82,35 +89,6 @@ class RetryableLoginFailure(IAMError):
         self.problem = problem
         self.retry_after = retry_after
         super().__init__(problem)
-
-
-def login_hint(status: int, code: str, description: str) -> str:
-    """A fix to suggest for a rejected login, from what the IAM said."""
-    text = f"{code} {description}".lower()
-    if status == 404:
-        return f"check the login_endpoint in the secret: it should end with {LOGIN_PATH}"
-    if "unknown" in text or "does not exist" in text or "not found" in text:
-        return (
-            "the service account does not exist on this cluster: create it (dcos security org service-accounts create)"
-        )
-    if "signature" in text or "public key" in text:
-        return (
-            "the private key does not match the public key registered for the account: recreate the secret "
-            "from the account's key pair, or register this key's public half"
-        )
-    if "expired" in text or "10 minutes" in text or "ten minutes" in text or "lifetime" in text or "clock" in text:
-        return "this machine's clock and the IAM's disagree: synchronise the clock (NTP)"
-    if "already been used" in text or "replay" in text:
-        return (
-            "a login token was used twice; mesos-auth makes a fresh one per attempt, "
-            "so check for a proxy replaying requests"
-        )
-    if status == 401:
-        return (
-            "check that the account exists, that its registered public key matches this private key, "
-            "and that this machine's clock is in sync with the cluster's"
-        )
-    return ""
 
 
 def _error_fields(body: bytes) -> Dict[str, str]:
@@ -141,13 +119,21 @@ def _retry_after(value: Optional[str]) -> Optional[float]:
 
 
 class _Answer:
-    """A login answer: status, the two headers we use, and the body (capped)."""
+    """A login answer: status, the headers we use, the body (capped), and the IAM's clock against ours."""
 
-    def __init__(self, status: int, location: Optional[str], retry_after: Optional[str], body: bytes) -> None:
+    def __init__(
+        self,
+        status: int,
+        location: Optional[str],
+        retry_after: Optional[str],
+        body: bytes,
+        clock_skew: Optional[float] = None,
+    ) -> None:
         self.status = status
         self.location = location
         self.retry_after = retry_after
         self.body = body
+        self.clock_skew = clock_skew
 
 
 class IAMClient:
@@ -317,8 +303,10 @@ class IAMClient:
             "User-Agent": f"mesos-auth/{__version__}",
         }
         try:
+            sent_at = self._clock()
             conn.request("POST", _http.request_target(url), body=body, headers=headers)
             resp = conn.getresponse()
+            skew = clock_skew(resp.getheader("Date"), sent_at, self._clock())
             status = resp.status
             location, retry_after = resp.getheader("Location"), resp.getheader("Retry-After")
             if status == 200:
@@ -327,7 +315,7 @@ class IAMClient:
                 payload = _http.read_some(resp, _http.MAX_ERROR_BODY)
             else:
                 payload = b""  # redirects, 429, 5xx: the headers say all we use
-            return _Answer(status, location, retry_after, payload)
+            return _Answer(status, location, retry_after, payload, skew)
         except ResponseTooLargeError as exc:
             raise IAMProtocolError(
                 f"the IAM at {safe_url(url)} sent an answer that is too large: {exc.problem}"
@@ -362,6 +350,7 @@ class IAMClient:
         if status == 429 or status >= 500:
             raise RetryableLoginFailure(f"HTTP {status}", retry_after=_retry_after(answer.retry_after))
         fields = _error_fields(answer.body)
+        fingerprint = key_fingerprint(account.private_key)
         raise LoginRejectedError(
             uid=account.uid,
             endpoint=url,
@@ -369,7 +358,15 @@ class IAMClient:
             code=fields.get("code", ""),
             title=fields.get("title", ""),
             description=fields.get("description", ""),
-            hint=login_hint(status, fields.get("code", ""), fields.get("description", "")),
+            hint=rejection_hint(
+                status=status,
+                uid=account.uid,
+                clock_skew=answer.clock_skew,
+                key_fingerprint=fingerprint,
+                login_token_lifetime=self.login_token_lifetime,
+            ),
+            clock_skew=answer.clock_skew,
+            key_fingerprint=fingerprint,
         )
 
 

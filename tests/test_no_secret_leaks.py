@@ -63,6 +63,9 @@ def test_credential_flows_leak_nothing(tmp_path, capsys, caplog, monkeypatch) ->
         iam.fail_next_logins(2, status=503)
         clock.advance(58)
         auth_tokens.append(provider.token())  # refreshed through two failures
+        # An auth token holds only uid and exp, in whole seconds, as the real IAM's: a second
+        # on, the token bought after the revocation differs from the revoked one.
+        clock.advance(1)
         iam.revoke_tokens("svc")
         assert session.get(api.url + "/x").status_code == 200  # 401, new login, resend
         auth_tokens.append(provider.token())
@@ -104,6 +107,7 @@ def test_credential_flows_leak_nothing(tmp_path, capsys, caplog, monkeypatch) ->
     secrets["auth token"] = [f for t in auth_tokens for f in secret_fragments(t)]
     assert len(login_tokens) >= 6 and len(set(auth_tokens)) == 3
     assert "logged in as" in caplog.text and "retrying" in caplog.text  # the logs did say things
+    assert "SHA-256 " in haystacks["texts"]  # a refusal's hint shows the public key's fingerprint, scanned too
     for where, text in haystacks.items():
         for kind, fragments in secrets.items():
             for fragment in fragments:

@@ -13,7 +13,6 @@ built from the library's errors (which never quote one) and from public facts.
 
 from __future__ import annotations
 
-import email.utils
 import enum
 import http.client
 import json
@@ -46,6 +45,7 @@ from mesos_auth.errors import (
     WeakKeyError,
 )
 from mesos_auth.iam import IAMClient
+from mesos_auth.login_diagnosis import clock_skew, describe_skew, expired_by_clock, key_fingerprint
 from mesos_auth.master_uri import MasterAddress, follow_redirect, parse_master
 from mesos_auth.retry import RetryPolicy
 from mesos_auth.security_mode import (
@@ -161,8 +161,9 @@ FIX_MASTER_BUSY = "no leader is elected or the master is recovering: wait, then 
 
 #: Clock skew against the IAM: a warning above this many seconds ...
 SKEW_WARN = 5.0
-#: ... a failure above this: login tokens live 3 minutes (IAM limit 10), so a
-#: half-minute skew already eats a sixth of one; tokens also expire off-time.
+#: ... a failure above this (our choice). The IAM refuses a login token only once its
+#: clock is ahead by the token's whole lifetime (3 minutes by default), but every
+#: token's expiry, the auth token's included, is then off by as much on this machine.
 SKEW_FAIL = 30.0
 
 #: Two login attempts at most: the doctor reports, it does not wait out an outage.
@@ -303,7 +304,8 @@ def check_key(ctx: DoctorContext) -> Result:
         return fail(_credential_summary(problem), FIX_WEAK_KEY if isinstance(problem, WeakKeyError) else FIX_NOT_RSA)
     if ctx.account is None:
         return skip("no service account to look at (see 'secret')")
-    return ok(f"RSA key of {ctx.account.key_size} bits")
+    fingerprint = key_fingerprint(ctx.account.private_key)
+    return ok(f"RSA key of {ctx.account.key_size} bits; its public key's SHA-256 (DER) is {fingerprint}")
 
 
 def check_transport(ctx: DoctorContext) -> Result:
@@ -397,7 +399,7 @@ def check_iam(ctx: DoctorContext) -> Result:
         return fail(f"{host}:{port} accepts connections but gave no HTTP answer ({_reason(exc)})", FIX_IAM_DOWN)
     after = ctx.clock()
     ctx.iam_reachable = ctx.iam_answered = True
-    ctx.skew = _skew(date, (before + after) / 2)
+    ctx.skew = clock_skew(date, before, after)
     if status >= 500:
         return warn(f"the IAM at {host}:{port} answered HTTP {status}", FIX_IAM_UNHEALTHY)
     if status == 404:
@@ -406,7 +408,13 @@ def check_iam(ctx: DoctorContext) -> Result:
 
 
 def check_login(ctx: DoctorContext) -> Result:
-    """6. The IAM accepts the login (two attempts at most)."""
+    """6. The IAM accepts the login (two attempts at most).
+
+    A refusal's fix is the library's hint: the IAM never says which check failed, so
+    it names the clock skew by the answer's ``Date`` header (the likely cause when the
+    IAM is ahead by a login token's lifetime) and the public key's fingerprint to
+    compare with the key registered for the account.
+    """
     account = ctx.account
     if account is None:
         return skip("no usable service account (see 'secret' and 'key')")
@@ -432,9 +440,16 @@ def check_login(ctx: DoctorContext) -> Result:
             warnings.filterwarnings("ignore", message=r"The RSA key is \d+ bits long")
             token = client.login(account)
     except LoginRejectedError as error:
+        # The IAM never says why (always "Invalid credentials."): the hint is built from the
+        # clock skew by its answer's Date header and the key's fingerprint, not from its words.
         said = " - ".join(part for part in (error.code, error.description) if part) or "no details"
-        if _refused_for_time(error):
-            ctx.login_time_problem = f"the IAM refused the login: {error.description or error.code}"
+        if error.clock_skew is not None:
+            ctx.skew = error.clock_skew  # the login's own answer: the freshest measure
+        if expired_by_clock(ctx.skew, client.login_token_lifetime):
+            ctx.login_time_problem = (
+                f"more than the {client.login_token_lifetime:.0f} s a login token lives, so the IAM took the "
+                "login token for expired and refused the login"
+            )
         return fail(f"the IAM refused the login of {who} (HTTP {error.status}: {said})", error.hint or FIX_LOGIN)
     except TLSVerificationError as error:
         return fail(_untrusted(error, ctx.bundle), FIX_CA_UNTRUSTED)
@@ -467,12 +482,11 @@ def check_clock(ctx: DoctorContext) -> Result:
             return skip("the IAM's answer had no Date header to compare clocks with")
         return skip("no HTTP answer from the IAM to compare clocks with (see 'iam')")
     size = abs(ctx.skew)
-    direction = "ahead of" if ctx.skew > 0 else "behind"
-    said = f"the IAM's clock is {size:.0f} s {direction} this machine's (by the Date header of its answer)"
+    said = describe_skew(ctx.skew)
+    if time_problem:
+        return fail(f"{said}: {time_problem}", FIX_CLOCK)
     if size > SKEW_FAIL:
         return fail(said, FIX_CLOCK)
-    if time_problem:
-        return fail(f"{said}, and {time_problem}", FIX_CLOCK)
     if size > SKEW_WARN:
         return warn(f"{said}: tokens will seem to expire early or late by as much", FIX_CLOCK)
     if size < 1.5:  # the Date header counts whole seconds
@@ -704,21 +718,6 @@ def _tls_handshake(host: str, port: int, bundle: CABundle, timeout: float) -> No
             tls.do_handshake()
         finally:
             tls.close()
-
-
-def _skew(date: Optional[str], local: float) -> Optional[float]:
-    """The IAM's time minus ours, from an HTTP ``Date`` header (None when absent or unreadable)."""
-    if not date:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(date).timestamp() - local
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _refused_for_time(error: LoginRejectedError) -> bool:
-    text = f"{error.code} {error.description}".lower()
-    return any(word in text for word in ("expired", "10 minutes", "ten minutes", "not valid yet", "clock"))
 
 
 def _principal_from_config(path: Path) -> Tuple[Optional[str], str]:

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mesos_auth.account import ServiceAccount
 from mesos_auth.cli import main
+from mesos_auth.login_diagnosis import key_fingerprint
 from mesos_auth.testing import FakeIAM, TestCA
 from tests.cli.auth_support import assert_no_secrets, closed_port, write_secret
 
@@ -103,7 +104,9 @@ def test_a_refused_login_exits_3_with_the_iam_message_and_hint(
     out, err = capsys.readouterr()
     assert out == ""
     assert "rejected the login of 'stranger' (HTTP 401: ERR_INVALID_CREDENTIALS" in err
-    assert "does not exist on this cluster" in err
+    # Our hint, not the IAM's words (the real IAM says only "Invalid credentials."):
+    assert "check that the service account 'stranger' exists on this cluster" in err
+    assert f"SHA-256 {key_fingerprint(stranger.private_key)} of the public key's DER" in err
     assert_no_secrets(out, err)
 
 

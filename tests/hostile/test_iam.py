@@ -325,3 +325,42 @@ def test_a_fake_iam_still_logs_in_after_all_this(fake_iam: Any) -> None:
     iam: FakeIAM = fake_iam(clock=time.time)
     account = iam.create_account("svc")
     assert iam.verify_token(IAMClient(ca_bundle=iam.ca_bundle).login(account)) == "svc"
+
+
+# ---------------------------------------------------------------------------
+# A refusal's Date header: read for the clock skew, never trusted further
+# ---------------------------------------------------------------------------
+
+INVALID_CREDENTIALS = json.dumps(
+    {"title": "Unauthorized", "description": "Invalid credentials.", "code": "ERR_INVALID_CREDENTIALS"}
+).encode()
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        None,
+        "not a date",
+        "Fri, 31 Dec 99999 23:59:59 GMT",
+        "Thu, 01 Jan 1970 00:00:00 GMT" + "x" * 5000,
+        "\x1b[31m\x07",
+    ],
+)
+def test_an_unusable_date_header_leaves_the_skew_unknown(account, date) -> None:
+    headers = [] if date is None else [("Date", date)]
+    refusal = answer_each(lambda r: response(401, INVALID_CREDENTIALS, headers))
+    with HostileServer(refusal) as iam, pytest.raises(LoginRejectedError) as caught:
+        client().login(account.with_login_endpoint(iam.url + LOGIN_PATH))
+    error = caught.value
+    assert error.clock_skew is None
+    assert error.hint.endswith("the IAM's answer had no usable Date header, so the clocks could not be compared")
+    assert "\x1b" not in str(error) and "xxxxxxxxxx" not in str(error)
+
+
+def test_a_date_far_in_the_future_is_named_as_the_likely_cause(account) -> None:
+    headers = [("Date", "Fri, 31 Dec 9999 23:59:59 GMT")]
+    refusal = answer_each(lambda r: response(401, INVALID_CREDENTIALS, headers))
+    with HostileServer(refusal) as iam, pytest.raises(LoginRejectedError) as caught:
+        client().login(account.with_login_endpoint(iam.url + LOGIN_PATH))
+    assert caught.value.clock_skew is not None and caught.value.clock_skew > 1e9
+    assert caught.value.hint.startswith("likely cause: the IAM's clock is ")
