@@ -124,11 +124,15 @@ def test_launch_runs_the_status_sequence_with_uuids_and_frees_resources() -> Non
 
 
 def test_launch_group_runs_every_task() -> None:
-    with serve(agents=[SMALL_AGENT], task_states=("TASK_RUNNING",)) as master:
+    with serve(agents=[{"cpus": 2.0, "mem": 1024.0, "disk": 100.0}], task_states=("TASK_RUNNING",)) as master:
         sub, event = subscribed_framework(master)
         offer = offers_of(event)[0]
+        executor_resources = [
+            {"name": name, "type": "SCALAR", "scalar": {"value": value}}
+            for name, value in (("cpus", 0.1), ("mem", 32.0), ("disk", 10.0))
+        ]
         group = {
-            "executor": {"executor_id": {"value": "e1"}, "type": "DEFAULT", "resources": []},
+            "executor": {"executor_id": {"value": "e1"}, "type": "DEFAULT", "resources": executor_resources},
             "task_group": {"tasks": [task_info("g1", offer, cpus=0.5), task_info("g2", offer, cpus=0.5)]},
         }
         payload = {"offer_ids": [offer["id"]], "operations": [{"type": "LAUNCH_GROUP", "launch_group": group}]}
@@ -209,9 +213,10 @@ def test_decline_filters_the_resources_for_refuse_seconds() -> None:
         assert master.offers == {}
         assert master.agents[offer["agent_id"]["value"]].free == {"cpus": 2.0, "mem": 1024.0}
 
+        runs = master.allocation_runs
         clock.advance(9.0)
-        # Another allocation pass (any DECLINE runs one) still skips the filtered agent.
-        assert sub.call("DECLINE", {"offer_ids": []}).status == 202
+        # The batch allocation this advance runs still skips the filtered agent.
+        master.wait_for(lambda: master.allocation_runs > runs)
         assert master.offers == {}
 
         clock.advance(1.0)
@@ -226,8 +231,9 @@ def test_decline_without_filters_uses_offer_refuse_seconds() -> None:
     with serve(agents=[SMALL_AGENT], clock=clock, offer_refuse_seconds=5.0) as master:
         sub, event = subscribed_framework(master)
         assert sub.call("DECLINE", {"offer_ids": [offers_of(event)[0]["id"]]}).status == 202
+        runs = master.allocation_runs
         clock.advance(4.0)
-        assert sub.call("DECLINE", {"offer_ids": []}).status == 202
+        master.wait_for(lambda: master.allocation_runs > runs)
         assert master.offers == {}
         clock.advance(1.0)
         offers_of(sub.until("OFFERS"))
@@ -461,3 +467,10 @@ def test_odd_calls_are_answered_and_never_crash_the_fake() -> None:
         odd.subscribed()
         odd.close()
         sub.close()
+
+
+def test_ssl_downgrade_serves_both_schemes_on_one_port() -> None:
+    with serve(tls=True, ssl_downgrade=True) as master:
+        assert master.ssl_downgrade
+        assert master.port("http") == master.port("https")
+        assert Client(master).version().status == 200

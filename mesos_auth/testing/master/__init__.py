@@ -3,7 +3,12 @@
 - ``server``: :class:`FakeMaster`, the HTTP endpoints and the order of checks;
 - ``auth``: who sent a request (per security mode);
 - ``calls``: parsing and validating ``scheduler::Call`` bodies;
-- ``state``: frameworks, offers and tasks (no HTTP, no threads);
+- ``state``: frameworks subscribing, failing over and going away (no HTTP, no threads),
+  over the tables of ``model``;
+- ``allocator``: offers in batches, refuse filters, DECLINE, REVIVE, SUPPRESS;
+- ``tasks``: ACCEPT, launches, executors, task states, KILL, ACKNOWLEDGE, RECONCILE;
+- ``validation``: Mesos' checks of offers, tasks, task groups and executors, with its texts;
+- ``versions``: the Mesos releases DC/OS ships and where they differ;
 - ``resources``: agents and scalar resources;
 - ``events`` / ``streams``: the events and the RecordIO streams that carry them;
 - ``records``: the snapshots tests read; ``timers``: timed work by an injectable clock.

@@ -92,3 +92,14 @@ class StreamRecord:
     open: bool
     sent: Tuple[str, ...]
     withheld_heartbeats: int
+
+
+@dataclass(frozen=True)
+class ExecutorRecord:
+    """An executor the master added (charged its resources once on its agent), until it ends."""
+
+    executor_id: str
+    framework_id: str
+    agent_id: str
+    task_ids: Tuple[str, ...]
+    resources: Dict[str, float] = field(compare=False)

@@ -69,7 +69,8 @@ class Resources:
         return self._amounts.get(name, 0.0)
 
     def __add__(self, other: Resources) -> Resources:
-        names = set(self._amounts) | set(other._amounts)
+        """The sum, names in first-seen order (as Mesos' ``Resources::operator+=`` appends)."""
+        names = list(self._amounts) + [name for name in other._amounts if name not in self._amounts]
         return Resources({name: self.get(name) + other.get(name) for name in names})
 
     def __sub__(self, other: Resources) -> Resources:
@@ -79,6 +80,21 @@ class Resources:
     def contains(self, other: Resources) -> bool:
         """True when every amount of ``other`` fits in this bag."""
         return all(self.get(name) >= amount for name, amount in other._amounts.items())
+
+    def names(self) -> List[str]:
+        return list(self._amounts)
+
+    def describe(self, role: str) -> str:
+        """Mesos' ``operator<<(ostream&, const Resources&)`` of these resources allocated to ``role``.
+
+        ``cpus(allocated: *):0.5; mem(allocated: *):128``, or ``{}`` when empty
+        (``src/common/resources.cpp``); scalars with 15 significant digits
+        (``src/common/values.cpp``). The resources of an ACCEPT carry the offer's
+        allocation role by then (``Master::accept``: ``injectAllocationInfo``).
+        """
+        if not self._amounts:
+            return "{}"
+        return "; ".join(f"{name}(allocated: {role}):{amount:.15g}" for name, amount in self._amounts.items())
 
     def is_empty(self) -> bool:
         return not self._amounts

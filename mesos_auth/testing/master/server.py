@@ -22,9 +22,10 @@ one that fails answers:
    other calls: unknown framework 400, principal mismatch 400, framework not
    subscribed 403, missing or stale ``Mesos-Stream-Id`` 400, then 202.
 
-The cluster model (frameworks, agents, offers, tasks) is in ``_master_cluster``;
-the event streams in ``_master_streams``; authentication in ``_master_auth``;
-body validation in ``_master_calls``; timed work in ``_master_timers``. Tests
+The cluster model is in ``state`` (frameworks), ``allocator`` (offers), ``tasks``
+(launches, task states) and ``validation`` (Mesos' launch checks) over ``model``;
+the event streams in ``streams``; authentication in ``auth``; body validation in
+``calls``; the Mesos releases in ``versions``; timed work in ``timers``. Tests
 read what happened from thread-safe snapshots (:attr:`~FakeMaster.frameworks`,
 :attr:`~FakeMaster.requests`, :attr:`~FakeMaster.tasks`, ...) and wait for states
 with :meth:`~FakeMaster.wait_for`; faults are injected by name, as kazoo's harness
@@ -61,6 +62,7 @@ from mesos_auth.testing.master.calls import (
 )
 from mesos_auth.testing.master.records import (
     AgentRecord,
+    ExecutorRecord,
     FrameworkRecord,
     OfferRecord,
     RecordedRequest,
@@ -71,6 +73,7 @@ from mesos_auth.testing.master.resources import AgentsOption, AgentSpec, agent_s
 from mesos_auth.testing.master.state import SUBSCRIBED, Cluster, FrameworkState, framework_roles
 from mesos_auth.testing.master.streams import StreamHub
 from mesos_auth.testing.master.timers import Clock, ManualClock, TimerThread, default_clock
+from mesos_auth.testing.master.versions import DEFAULT_RELEASE, MesosRelease, release
 
 __all__ = [
     "ANONYMOUS_PRINCIPAL",
@@ -79,6 +82,7 @@ __all__ = [
     "SCHEDULER_PATH",
     "AgentRecord",
     "AgentSpec",
+    "ExecutorRecord",
     "FakeMaster",
     "FrameworkRecord",
     "ManualClock",
@@ -94,17 +98,10 @@ VERSION_PATH = "/version"
 #: an authenticated DC/OS API for a service's own calls, as in examples/frameworks/call_dcos_api.py.
 STATE_PATH = "/master/state"
 
-#: The Mesos release the fake claims to be (DC/OS 2.x ships Mesos 1.11); pymesos
-#: reads it from /version to decide on the GPU_RESOURCES capability.
-MESOS_VERSION = "1.11.0"
-_VERSION_INFO = {
-    "version": MESOS_VERSION,
-    "build_date": "2020-11-19 10:00:00",
-    "build_time": 1605780000.0,
-    "build_user": "fake-mesos",
-    "git_sha": "0" * 40,
-    "git_tag": MESOS_VERSION,
-}
+#: The Mesos release a fake master claims to be unless told otherwise: the Mesos of
+#: DC/OS 2.2 (``configure.ac`` at the commit it pins). pymesos reads the version
+#: from /version to decide on the GPU_RESOURCES capability.
+MESOS_VERSION = DEFAULT_RELEASE.version
 
 DEFAULT_TASK_STATES = ("TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED")
 
@@ -158,9 +155,16 @@ class FakeMaster(FakeServer):
     task goes through ``task_states``, all at once or, with ``task_state_delay``,
     one state per delay. ``failover_timeout`` overrides the frameworks' own
     (``FrameworkInfo.failover_timeout``, 0 when unset, as in Mesos).
-    ``offer_refuse_seconds`` is the filter of a DECLINE without ``filters``.
-    ``clock`` times filters, failover timeouts and task delays (heartbeats use
-    real time): pass a :class:`ManualClock` to move it by hand.
+    ``offer_refuse_seconds`` is the filter of a DECLINE or ACCEPT without
+    ``filters`` (Mesos: 5 s). Offers are made in batches every
+    ``allocation_interval`` seconds (Mesos' ``--allocation_interval``, 1 s), and at
+    once to a framework that subscribes or revives (see ``allocator.py``).
+    ``clock`` times batches, filters, failover timeouts and task delays (heartbeats
+    use real time): pass a :class:`ManualClock` to move it by hand.
+    ``mesos_version``: the Mesos release to be, "1.4.4" to "1.11.0" or their
+    "major.minor" (the releases DC/OS 1.10 to 2.2 ship, ``versions.py``); it picks
+    the validation texts and is what ``/version`` reports. ``ssl_downgrade``:
+    https and plain http on one port, as libprocess with SSL downgrade.
     """
 
     def __init__(
@@ -179,13 +183,19 @@ class FakeMaster(FakeServer):
         basic_auth: Optional[Mapping[str, str]] = None,
         offer_refuse_seconds: float = 5.0,
         clock: Optional[Clock] = None,
+        mesos_version: str = MESOS_VERSION,
+        allocation_interval: float = 1.0,
+        ssl_downgrade: bool = False,
     ) -> None:
         mode = normalise_security_mode(security_mode)
         if mode == STRICT and iam is None and basic_auth is None:
             raise ValueError("a strict master needs an iam (or basic_auth) to authenticate anyone")
         if heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval must be positive")
-        super().__init__(tls=tls, plain_http=plain_http)
+        if not allocation_interval > 0:
+            raise ValueError("allocation_interval must be positive")
+        self.release: MesosRelease = release(mesos_version)
+        super().__init__(tls=tls, plain_http=plain_http, ssl_downgrade=ssl_downgrade)
         self.security_mode = mode
         self.iam = iam
         self.heartbeat_interval = float(heartbeat_interval)
@@ -198,14 +208,17 @@ class FakeMaster(FakeServer):
         self._cluster = Cluster(
             master_id=self.master_id,
             agents=agent_specs(agents),
+            release=self.release,
             task_states=task_states,
             task_state_delay=task_state_delay,
             failover_timeout=failover_timeout,
             offer_refuse_seconds=offer_refuse_seconds,
+            allocation_interval=allocation_interval,
             heartbeat_interval=self.heartbeat_interval,
             clock=self._clock,
             schedule=self._schedule,
         )
+        self._cluster.start()
         self._hub = StreamHub(self._changed, self.heartbeat_interval, self._cluster.stream_lost, self.record_error)
         self._requests: List[RecordedRequest] = []
         self._failures: List[_InjectedFailure] = []
@@ -244,8 +257,8 @@ class FakeMaster(FakeServer):
         frameworks, tasks, offers, records, errors and faults forgotten, agents whole again."""
         with self._changed:
             self._hub.finish_all()
-            self._cluster.reset()
             self._timers.clear()
+            self._cluster.reset()
             self._requests.clear()
             self._failures.clear()
             self._hub.silent = False
@@ -291,7 +304,7 @@ class FakeMaster(FakeServer):
             "port": port,
             "pid": f"master@127.0.0.1:{port}",
             "hostname": "127.0.0.1",
-            "version": MESOS_VERSION,
+            "version": self.mesos_version,
             "address": {"hostname": "127.0.0.1", "ip": "127.0.0.1", "port": port},
         }
 
@@ -399,10 +412,10 @@ class FakeMaster(FakeServer):
             self._changed.notify_all()
 
     def rescind_offers(self, framework_id: Optional[str] = None) -> int:
-        """Take back outstanding offers with RESCIND events; the resources are offered anew."""
+        """Take back outstanding offers with RESCIND events; the resources are offered
+        anew at the next batch allocation (Mesos recovers them without allocating)."""
         with self._changed:
             count = self._cluster.rescind_offers(framework_id)
-            self._cluster.allocate()
             self._changed.notify_all()
         return count
 
@@ -450,6 +463,28 @@ class FakeMaster(FakeServer):
             return self._cluster.agent_records()
 
     @property
+    def executors(self) -> Dict[str, ExecutorRecord]:
+        """Executors the master added and that have not ended, by executor id."""
+        with self._changed:
+            return self._cluster.executor_records()
+
+    @property
+    def mesos_version(self) -> str:
+        """The Mesos version this master claims to be (``/version``, ``MasterInfo``)."""
+        return self.release.version
+
+    @property
+    def allocation_interval(self) -> float:
+        return self._cluster.allocator.allocation_interval
+
+    @property
+    def allocation_runs(self) -> int:
+        """Allocation passes made so far (batches and immediate ones), as Mesos'
+        ``allocator/mesos/allocation_runs``: wait for it to grow to know a batch ran."""
+        with self._changed:
+            return self._cluster.allocator.runs
+
+    @property
     def requests(self) -> List[RecordedRequest]:
         with self._changed:
             return list(self._requests)
@@ -462,7 +497,7 @@ class FakeMaster(FakeServer):
     def messages(self) -> List[Dict[str, Any]]:
         """MESSAGE calls' payloads, with the sender's ``framework_id``."""
         with self._changed:
-            return [dict(m) for m in self._cluster.messages]
+            return [dict(m) for m in self._cluster.model.messages]
 
     def calls_of_type(self, call_type: str) -> List[RecordedRequest]:
         kind = call_type.upper()
@@ -501,11 +536,19 @@ class FakeMaster(FakeServer):
         self._record(exchange, answer)
         return answer
 
-    @staticmethod
-    def _version(request: Request) -> Response:
+    def _version(self, request: Request) -> Response:
+        """libprocess' ``/version`` (``src/version/version.cpp``) of the chosen release."""
         if request.method not in ("GET", "HEAD"):
             return Response.text(405, f"Expecting one of {{ 'GET' }}, but received '{request.method}'")
-        return Response.json(200, _VERSION_INFO)
+        info = {
+            "version": self.release.version,
+            "build_date": "2020-11-19 10:00:00",  # (unverified) a fixed, plausible build
+            "build_time": 1605780000.0,
+            "build_user": "fake-mesos",
+            "git_sha": self.release.commit,
+            "git_tag": self.release.version,
+        }
+        return Response.json(200, info)
 
     def _state(self, request: Request) -> Response:
         """A small subset of Mesos' ``/master/state``: the master and its frameworks."""
@@ -523,7 +566,7 @@ class FakeMaster(FakeServer):
             }
             for record in self.frameworks.values()
         ]
-        return Response.json(200, {"id": self.master_id, "version": MESOS_VERSION, "frameworks": frameworks})
+        return Response.json(200, {"id": self.master_id, "version": self.mesos_version, "frameworks": frameworks})
 
     def _record(self, exchange: _Exchange, answer: Answer) -> None:
         request = exchange.request
@@ -708,25 +751,25 @@ class FakeMaster(FakeServer):
 
     def _dispatch(self, framework: FrameworkState, call: Dict[str, Any]) -> None:
         kind = call["type"]
-        cluster = self._cluster
+        allocator, tasks = self._cluster.allocator, self._cluster.tasks
         if kind == "TEARDOWN":
-            cluster.teardown(framework)
+            self._cluster.teardown(framework)
         elif kind == "ACCEPT":
-            cluster.accept(framework, call["accept"])
+            tasks.accept(framework, call["accept"])
         elif kind == "DECLINE":
-            cluster.decline(framework, call["decline"])
+            allocator.decline(framework, call["decline"])
         elif kind == "REVIVE":
-            cluster.revive(framework)
+            allocator.revive(framework)
         elif kind == "SUPPRESS":
-            cluster.suppress(framework)
+            allocator.suppress(framework)
         elif kind == "KILL":
-            cluster.kill(framework, call["kill"])
+            tasks.kill(framework, call["kill"])
         elif kind == "ACKNOWLEDGE":
-            cluster.acknowledge(framework, call["acknowledge"])
+            tasks.acknowledge(framework, call["acknowledge"])
         elif kind == "RECONCILE":
-            cluster.reconcile(framework, call["reconcile"])
+            tasks.reconcile(framework, call["reconcile"])
         elif kind == "MESSAGE":
-            cluster.message(framework, call["message"])
+            tasks.message(framework, call["message"])
         # (unverified) SHUTDOWN, REQUEST, inverse offers, operations and UPDATE_FRAMEWORK
         # are accepted (202) and recorded, but change nothing.
 

@@ -1,0 +1,91 @@
+"""The Mesos releases DC/OS shipped, and which of their master behaviours differ.
+
+A fake master claims to be one of them (``FakeMaster(mesos_version=...)``): ``GET
+/version`` and ``MasterInfo.version`` report it, and task validation uses that
+release's texts and checks. The versions are the ``AC_INIT`` of ``configure.ac`` at
+the Mesos commit each DC/OS release pins (apache/mesos). Only the differences the
+fake models are listed; everything else is the same in all seven releases for the
+checks the fake makes (``src/master/validation.cpp`` compared commit by commit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+
+@dataclass(frozen=True)
+class MesosRelease:
+    """One Mesos release as a DC/OS release ships it."""
+
+    version: str
+    commit: str
+    dcos: str
+
+    @property
+    def number(self) -> Tuple[int, ...]:
+        return tuple(int(part) for part in self.version.split("."))
+
+    def at_least(self, major: int, minor: int) -> bool:
+        return self.number[:2] >= (major, minor)
+
+    @property
+    def executor_memory_in_bytes(self) -> bool:
+        """1.5 on: "uses less memory (16MB)"; 1.4 printed plain megabytes, "(16)".
+
+        ``validateExecutor`` of ``task::group``: ``stringify(mem.get())`` replaced
+        ``stringify(mem.get().megabytes())``.
+        """
+        return self.at_least(1, 5)
+
+    @property
+    def checks_max_completion_time(self) -> bool:
+        """``validateMaxCompletionTime`` joined ``task::internal::validateTask`` in 1.7."""
+        return self.at_least(1, 7)
+
+    @property
+    def task_group_network_infos_allowed(self) -> bool:
+        """Before 1.7 a task in a group must not set ``container.network_infos`` at all."""
+        return self.at_least(1, 7)
+
+    @property
+    def checks_resource_limits(self) -> bool:
+        """Task resource ``limits`` and ``share_cgroups`` (``validateResourceLimits``,
+        ``validateShareCgroups``) came with 1.10."""
+        return self.at_least(1, 10)
+
+    @property
+    def executor_mismatch_suffix(self) -> str:
+        """The end of the first line of "ExecutorInfo is not compatible ..." (1.4 had a stray ")")."""
+        return "." if self.at_least(1, 5) else ")."
+
+
+RELEASES: Tuple[MesosRelease, ...] = (
+    MesosRelease("1.4.4", "1a762020ec9fdc46b55754afd955d81f1da8880f", "1.10"),
+    MesosRelease("1.5.4", "d440095b5a94872eabbd66def49a588d6f8f2b38", "1.11"),
+    MesosRelease("1.7.3", "3c4691e1c13d2908389436794b420dd9e19bd92a", "1.12"),
+    MesosRelease("1.8.2", "d160015e544082ff310a7e4d2e94e3c4eae9499b", "1.13"),
+    MesosRelease("1.9.1", "e98ced1e93751b78c3248221115fcf4db8a39b29", "2.0"),
+    MesosRelease("1.10.1", "3ca3879d52ea0f9bff05443d331d63105b2cc4db", "2.1"),
+    MesosRelease("1.11.0", "cb6cfe9b122d1b60a8264b28b6abb38a3c8417b4", "2.2"),
+)
+
+#: The default: the Mesos of DC/OS 2.2.
+DEFAULT_RELEASE = RELEASES[-1]
+
+_BY_NAME: Dict[str, MesosRelease] = {}
+for _release in RELEASES:
+    _BY_NAME[_release.version] = _release
+    _BY_NAME[".".join(_release.version.split(".")[:2])] = _release
+
+
+def release(version: str) -> MesosRelease:
+    """The release of ``version``: a full version ("1.11.0") or its "major.minor" ("1.11").
+
+    Anything else is a ValueError that names the versions a fake master can be.
+    """
+    found = _BY_NAME.get(version) if isinstance(version, str) else None
+    if found is None:
+        allowed = ", ".join(f"{r.version} (DC/OS {r.dcos})" for r in RELEASES)
+        raise ValueError(f"unknown mesos_version {version!r}; a fake master can be Mesos {allowed}")
+    return found
