@@ -1,12 +1,15 @@
 """``mesos-auth fake-cluster``: a fake DC/OS cluster in the foreground, to try a framework on.
 
-It starts a :class:`~mesos_auth.testing.FakeCluster` (a fake IAM and a fake Mesos
-master on 127.0.0.1, TLS from a throw-away CA unless ``--no-tls``), creates a
-service account granted ``--role`` (``*`` by default), writes its secret (mode
-0600) and the CA bundle into ``--directory`` (by default a new temporary
-directory, removed when the command stops), and prints where everything is,
-with ``export`` lines to paste into the shell that runs the framework. It never
-prints the private key or a token.
+It starts a :class:`~mesos_auth.testing.FakeCluster` (a fake IAM, a fake Mesos
+master and a fake Admin Router on 127.0.0.1, TLS from a throw-away CA unless
+``--no-tls``), creates a service account granted ``--role`` (``*`` by default),
+writes its secret (mode 0600) and the CA bundle into ``--directory`` (by default
+a new temporary directory, removed when the command stops), and prints where
+everything is (the cluster URL first), with ``export`` lines to paste into the
+shell that runs the framework. It never prints a token, and prints the private
+key only when asked to with ``--inline-secret``: then
+``DCOS_SERVICE_ACCOUNT_CREDENTIAL`` holds the secret's JSON itself (shell-quoted),
+as a DC/OS environment-variable secret does, and no secret file is written.
 
 It runs until Ctrl-C (SIGINT) or SIGTERM, then stops the servers and exits 0
 (1 if a server thread failed meanwhile: that is a bug in the fake, shown on stderr).
@@ -15,12 +18,13 @@ It runs until Ctrl-C (SIGINT) or SIGTERM, then stops the servers and exits 0
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, TextIO, Union
 
 from mesos_auth.errors import ConfigurationError
 
@@ -33,11 +37,12 @@ DEFAULT_ROLE = "*"
 DEFAULT_HEARTBEAT_INTERVAL = 15.0
 
 DESCRIPTION = """\
-Start a fake DC/OS cluster on 127.0.0.1: a fake IAM and a fake Mesos master with
-fake agents, TLS from a throw-away CA unless --no-tls. Create a service account
-granted --role, write its secret (mode 0600) and the CA bundle into --directory,
-and print the addresses and the export lines a framework needs. The private key
-and tokens are never printed.
+Start a fake DC/OS cluster on 127.0.0.1: a fake IAM, a fake Mesos master with
+fake agents and a fake Admin Router at one cluster URL, TLS from a throw-away CA
+unless --no-tls. Create a service account granted --role, write its secret (mode
+0600) and the CA bundle into --directory, and print the addresses and the export
+lines a framework needs. Tokens are never printed; the private key is printed
+only with --inline-secret, which exports the secret itself.
 
 Runs until Ctrl-C or SIGTERM; exits 0 once stopped."""
 
@@ -89,6 +94,13 @@ def add_parser(subparsers: Any) -> None:
         "(default: a new temporary directory, removed on exit)",
     )
     parser.add_argument(
+        "--inline-secret",
+        action="store_true",
+        help="export DCOS_SERVICE_ACCOUNT_CREDENTIAL as the secret's JSON itself, as a DC/OS "
+        "environment-variable secret does, instead of a file's path. This PRINTS THE PRIVATE KEY "
+        "to standard output (shell-quoted): use it only where that output stays private",
+    )
+    parser.add_argument(
         "--heartbeat-interval",
         type=_positive_seconds,
         default=DEFAULT_HEARTBEAT_INTERVAL,
@@ -128,7 +140,11 @@ def serve(args: argparse.Namespace, *, wait: Waiter, out: Optional[TextIO] = Non
     )
     with cluster:
         account = cluster.create_service_account(uid, roles=roles)
-        secret = cluster.write_secret(account, cluster.directory / f"{uid}.json")
+        if args.inline_secret:
+            # The user asked for the secret itself in the export line (their explicit request).
+            secret: Union[Path, str] = json.dumps(account.to_info(), separators=(",", ":"))
+        else:
+            secret = cluster.write_secret(account, cluster.directory / f"{uid}.json")
         _print_summary(stream, cluster, uid, roles, secret, kept=directory is not None)
         wait(cluster)
         print("mesos-auth fake-cluster: stopping", file=stream, flush=True)
@@ -140,16 +156,29 @@ def serve(args: argparse.Namespace, *, wait: Waiter, out: Optional[TextIO] = Non
     return 0
 
 
-def _print_summary(stream: TextIO, cluster: FakeCluster, uid: str, roles: List[str], secret: Path, kept: bool) -> None:
+def _print_summary(
+    stream: TextIO, cluster: FakeCluster, uid: str, roles: List[str], secret: Union[Path, str], kept: bool
+) -> None:
+    """``secret``: the secret file's path, or (``--inline-secret``) the secret's JSON to export."""
     tls = "on" if cluster.tls else "off"
     rows: Dict[str, str] = {
+        "cluster URL": cluster.url,
         "master URL": cluster.master_url,
-        "IAM login endpoint": cluster.login_endpoint,
-        "CA bundle": cluster.ca_bundle or "none (TLS off)",
-        "service account": f"{uid} (roles: {', '.join(roles)})",
-        "secret file": f"{secret} (mode 0600)",
-        "directory": f"{cluster.directory} ({'kept' if kept else 'removed'} on exit)",
     }
+    if cluster.tls and cluster.master_http_url is not None:
+        rows["master plain http"] = f"{cluster.master_http_url} (the same port: SSL downgrade)"
+    rows.update(
+        {
+            "IAM login endpoint": cluster.login_endpoint,
+            "CA bundle": cluster.ca_bundle or "none (TLS off)",
+            "CA certificate URL": cluster.router.ca_certificate_url if cluster.tls else "none (TLS off)",
+            "service account": f"{uid} (roles: {', '.join(roles)})",
+            "secret file": f"{secret} (mode 0600)"
+            if isinstance(secret, Path)
+            else "none: the secret is inline in DCOS_SERVICE_ACCOUNT_CREDENTIAL below",
+            "directory": f"{cluster.directory} ({'kept' if kept else 'removed'} on exit)",
+        }
+    )
     lines = [f"Fake DC/OS cluster running: security mode {cluster.security_mode}, TLS {tls}."]
     lines += [f"  {name + ':':<20} {value}" for name, value in rows.items()]
     lines += ["", "To run a framework against it, in its shell:"]

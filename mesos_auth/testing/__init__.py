@@ -1,8 +1,8 @@
-"""Test doubles of a DC/OS cluster: a fake IAM, a fake Mesos master, a test CA.
+"""Test doubles of a DC/OS cluster: a fake IAM, a fake Mesos master, a fake Admin Router, a test CA.
 
 They are real servers on 127.0.0.1 (HTTP and HTTPS), faithful to the wire
-contract, usable with or without pytest. :class:`FakeCluster` wires an IAM and a
-master together for one security mode. The pytest fixtures (``mesos_cluster``,
+contract, usable with or without pytest. :class:`FakeCluster` wires an IAM, a
+master and Admin Router (the one cluster URL) together for one security mode. The pytest fixtures (``mesos_cluster``,
 ...) live in ``mesos_auth.testing.pytest_plugin``, which pytest loads through its
 ``pytest11`` entry point; it is not imported here.
 """
@@ -12,6 +12,16 @@ from mesos_auth.testing.cluster import FakeCluster
 from mesos_auth.testing.errors import TokenRejected
 from mesos_auth.testing.iam import FakeIAM, IAMEvent
 from mesos_auth.testing.master import FakeMaster
+from mesos_auth.testing.router import FakeRouter
 from mesos_auth.testing.tls import TestCA
 
-__all__ = ["FakeCluster", "FakeIAM", "FakeMaster", "FakeServerError", "IAMEvent", "TestCA", "TokenRejected"]
+__all__ = [
+    "FakeCluster",
+    "FakeIAM",
+    "FakeMaster",
+    "FakeRouter",
+    "FakeServerError",
+    "IAMEvent",
+    "TestCA",
+    "TokenRejected",
+]

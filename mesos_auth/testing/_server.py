@@ -6,6 +6,11 @@ both, as a DC/OS master serves both. A background thread accepts; each connectio
 gets a thread of its own, so a long-lived event stream never blocks other calls.
 TLS handshakes happen in the connection's thread, not in the accept loop.
 
+With ``ssl_downgrade`` one listener serves plain http and TLS on the same port,
+as a libprocess server started with ``LIBPROCESS_SSL_ENABLED=true`` and
+``LIBPROCESS_SSL_SUPPORT_DOWNGRADE=true`` does (a permissive DC/OS master): see
+:func:`looks_like_tls` (``docs/protocol.md``, "One port for http and https").
+
 Failures inside server threads are kept in :attr:`FakeServer.errors` and raised
 in the test by :meth:`FakeServer.check`, never lost in a log (pytest-httpserver's
 ``check_assertions`` idea).
@@ -29,6 +34,47 @@ from urllib.parse import urlsplit
 from mesos_auth.testing.tls import TestCA
 
 TLSOption = Union[None, bool, TestCA, ssl.SSLContext]
+
+#: Bounds the TLS handshake of one connection (our choice, unverified: a fake
+#: must not keep a thread forever for a client that stalls mid-handshake).
+TLS_HANDSHAKE_TIMEOUT = 30.0
+
+# The bytes libprocess' downgrade check compares (OpenSSL's ssl2.h / ssl3.h).
+_SSL2_MT_CLIENT_HELLO = 1
+_SSL3_RT_HANDSHAKE = 22
+_SSL3_VERSION_MAJOR = 3
+_SSL3_MT_CLIENT_HELLO = 1
+#: How many bytes libprocess peeks at (``::recv(fd, data, 6, MSG_PEEK)``).
+DOWNGRADE_PEEK_BYTES = 6
+
+
+def looks_like_tls(first_bytes: bytes) -> bool:
+    """Whether a downgrading libprocess server treats a connection as TLS.
+
+    The rules of apache/mesos ``3rdparty/libprocess/src/ssl/openssl_socket.cpp``
+    (``OpenSSLSocketImpl::accept``; the same in
+    ``posix/libevent/libevent_ssl_socket.cpp``, ``peek_callback``), given what one
+    ``recv(fd, data, 6, MSG_PEEK)`` returned once the socket became readable:
+
+    1. fewer than 2 bytes (the code tests ``size < 2``; its comment says 3): plain;
+    2. the high bit of byte 0 set and byte 2 == SSL2_MT_CLIENT_HELLO (1): TLS;
+    3. byte 0 == SSL3_RT_HANDSHAKE (22), byte 1 == SSL3_VERSION_MAJOR (3) and
+       byte 5 == SSL3_MT_CLIENT_HELLO (1): TLS;
+    4. anything else: plain.
+
+    A byte the peek did not return counts as not matching (unverified: the C
+    code then reads an uninitialised array element).
+    """
+    data = first_bytes[:DOWNGRADE_PEEK_BYTES]
+    if len(data) < 2:
+        return False
+
+    def byte(index: int) -> Optional[int]:
+        return data[index] if index < len(data) else None
+
+    if data[0] & 0x80 and byte(2) == _SSL2_MT_CLIENT_HELLO:
+        return True
+    return data[0] == _SSL3_RT_HANDSHAKE and data[1] == _SSL3_VERSION_MAJOR and byte(5) == _SSL3_MT_CLIENT_HELLO
 
 
 class FakeServerError(AssertionError):
@@ -97,6 +143,12 @@ class ChunkedStream:
                 self.closed = True
                 return False
 
+    def abandon(self) -> None:
+        """End without the terminating chunk: the client sees a body cut short, as from a
+        proxy whose upstream broke off (the connection is closed after it)."""
+        with self._lock:
+            self.closed = True
+
     def close(self) -> None:
         """End the body with the terminating zero-length chunk."""
         with self._lock:
@@ -139,6 +191,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         owner = self.server.owner
         length = int(self.headers.get("Content-Length") or 0)
+        if owner.max_request_body is not None and length > owner.max_request_body:
+            # Answered before reading the body, which then is never read: the connection closes.
+            self.close_connection = True
+            self._respond(owner.request_too_large())
+            return
         body = self.rfile.read(length) if length > 0 else b""
         parts = urlsplit(self.path)
         request = Request(
@@ -147,7 +204,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             query=parts.query,
             headers={k: v for k, v in self.headers.items()},
             body=body,
-            scheme=self.server.scheme,
+            # Per connection: a downgrading listener serves both schemes.
+            scheme="https" if isinstance(self.connection, ssl.SSLSocket) else "http",
             client=self.client_address[:2],
         )
         try:
@@ -193,11 +251,18 @@ class _Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, owner: FakeServer, scheme: str, ssl_context: Optional[ssl.SSLContext]) -> None:
+    def __init__(self, owner: FakeServer, ssl_context: Optional[ssl.SSLContext], *, downgrade: bool = False) -> None:
         self.owner = owner
-        self.scheme = scheme
         self.ssl_context = ssl_context
+        self.downgrade = downgrade and ssl_context is not None
         super().__init__(("127.0.0.1", 0), _Handler)
+
+    @property
+    def schemes(self) -> Tuple[str, ...]:
+        """The URL schemes this port answers: one, or both when it downgrades."""
+        if self.ssl_context is None:
+            return ("http",)
+        return ("https", "http") if self.downgrade else ("https",)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         if self.owner.refusing_connections:
@@ -208,29 +273,67 @@ class _Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         return True
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        # Tracked from the start: stop() and drop_connections() abort a connection
+        # still waiting for its first bytes or its handshake, too.
+        self.owner.track_connection(request, True)
         connection = request
-        if self.ssl_context is not None:
-            try:
-                request.settimeout(30)
-                # wrap_socket detaches the plain socket: the TLS socket owns the
-                # connection from here on, and is closed below (socketserver only
-                # closes the plain one).
-                connection = self.ssl_context.wrap_socket(request, server_side=True)
-                connection.settimeout(None)
-            except (ssl.SSLError, OSError) as exc:
-                # A client that does not trust us ends here: that is a test outcome, not a failure.
-                self.owner.tls_failures.append(f"{client_address[0]}:{client_address[1]}: {exc}")
-                return
-        self.owner.track_connection(connection, True)
         try:
+            if self.ssl_context is not None and self._wants_tls(request):
+                secured = self._handshake(self.ssl_context, request, client_address)
+                if secured is None:
+                    return
+                connection = secured
             super().finish_request(connection, client_address)
         except (ConnectionError, ssl.SSLError, OSError):
             pass
         finally:
+            self.owner.track_connection(request, False)
             self.owner.track_connection(connection, False)
             if connection is not request:
                 with contextlib.suppress(OSError):
                     connection.close()
+
+    def _wants_tls(self, request: socket.socket) -> bool:
+        """Without downgrade: always. With it: libprocess' peek at the first bytes.
+
+        Like libprocess, wait (without a time limit) for the socket to become
+        readable, then peek once at up to 6 bytes; a connection that never sends
+        anything is neither TLS nor plain and keeps only its own thread (libprocess'
+        ``SSLTest.SilentSocket``). A reset or closed peer peeks fewer than 2 bytes:
+        plain, as in libprocess, and the plain handler then meets the closed socket.
+        """
+        if not self.downgrade:
+            return True
+        # A blocking MSG_PEEK returns once anything arrived: libprocess' poll-then-peek.
+        try:
+            first = request.recv(DOWNGRADE_PEEK_BYTES, socket.MSG_PEEK)
+        except OSError:
+            first = b""
+        return looks_like_tls(first)
+
+    def _handshake(
+        self, context: ssl.SSLContext, request: socket.socket, client_address: Any
+    ) -> Optional[ssl.SSLSocket]:
+        connection: Optional[ssl.SSLSocket] = None
+        try:
+            request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            # wrap_socket detaches the plain socket: the TLS socket owns the
+            # connection from here on (tracked before the handshake, so that stop()
+            # can abort it) and is closed by finish_request; socketserver only
+            # closes the plain one.
+            connection = context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+            self.owner.track_connection(connection, True)
+            connection.do_handshake()
+            connection.settimeout(None)
+            return connection
+        except (ssl.SSLError, OSError) as exc:
+            # A client that does not trust us ends here: that is a test outcome, not a failure.
+            self.owner.tls_failures.append(f"{client_address[0]}:{client_address[1]}: {exc}")
+            if connection is not None:
+                self.owner.track_connection(connection, False)
+                with contextlib.suppress(OSError):
+                    connection.close()
+            return None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         self.owner.record_error(f"connection from {client_address} failed:\n{traceback.format_exc()}")
@@ -244,10 +347,20 @@ class FakeServer:
     on, a plain-http listener is opened as well unless ``plain_http=False``;
     :attr:`url` is the https one.
 
+    ``ssl_downgrade``: with TLS on, one listener serves https and plain http on the
+    same port, told apart by the first bytes as libprocess does with
+    ``LIBPROCESS_SSL_SUPPORT_DOWNGRADE=true`` (:func:`looks_like_tls`); then
+    :attr:`http_url` and :attr:`https_url` share the port and ``plain_http`` is
+    moot (no second listener). Without TLS it changes nothing, as libprocess
+    ignores the flag when SSL is disabled. :attr:`Request.scheme` is per connection.
+
     Subclasses implement :meth:`handle`, called on a connection thread.
     """
 
-    def __init__(self, *, tls: TLSOption = None, plain_http: bool = True) -> None:
+    #: Bodies announcing more bytes than this are refused unread (None: no cap).
+    max_request_body: Optional[int] = None
+
+    def __init__(self, *, tls: TLSOption = None, plain_http: bool = True, ssl_downgrade: bool = False) -> None:
         self.ca: Optional[TestCA] = None
         self._own_ca = False  # made here: its temporary directory (keys included) goes at stop()
         context: Optional[ssl.SSLContext] = None
@@ -265,11 +378,16 @@ class FakeServer:
         self.refusing_connections = False
         self._lock = threading.RLock()
         self._connections: Dict[int, Any] = {}
+        # Scheme -> listener; with downgrade both schemes name the same listener.
         self._listeners: Dict[str, _Listener] = {}
-        if context is not None:
-            self._listeners["https"] = _Listener(self, "https", context)
-        if context is None or plain_http:
-            self._listeners["http"] = _Listener(self, "http", None)
+        if context is not None and ssl_downgrade:
+            both = _Listener(self, context, downgrade=True)
+            self._listeners.update(https=both, http=both)
+        else:
+            if context is not None:
+                self._listeners["https"] = _Listener(self, context)
+            if context is None or plain_http:
+                self._listeners["http"] = _Listener(self, None)
         self._threads: List[threading.Thread] = []
         self._started = False
 
@@ -278,11 +396,11 @@ class FakeServer:
     def start(self) -> FakeServer:
         if self._started:
             return self
-        for scheme, listener in self._listeners.items():
+        for listener in self._distinct_listeners():
             thread = threading.Thread(
                 target=listener.serve_forever,
                 kwargs={"poll_interval": 0.05},
-                name=f"{type(self).__name__}-{scheme}",
+                name=f"{type(self).__name__}-{'+'.join(listener.schemes)}",
                 daemon=True,
             )
             thread.start()
@@ -292,13 +410,13 @@ class FakeServer:
 
     def stop(self) -> None:
         if not self._started:
-            for listener in self._listeners.values():
+            for listener in self._distinct_listeners():
                 listener.server_close()  # bound at construction: free the ports even if never started
             self._remove_own_ca()
             return
         self._started = False
         self.before_stop()
-        for listener in self._listeners.values():
+        for listener in self._distinct_listeners():
             listener.shutdown()
             listener.server_close()
         with self._lock:
@@ -309,6 +427,13 @@ class FakeServer:
             thread.join(timeout=10)
         self._threads.clear()
         self._remove_own_ca()
+
+    def _distinct_listeners(self) -> List[_Listener]:
+        distinct: List[_Listener] = []
+        for listener in self._listeners.values():
+            if listener not in distinct:
+                distinct.append(listener)
+        return distinct
 
     def _remove_own_ca(self) -> None:
         if self._own_ca and self.ca is not None:
@@ -347,6 +472,12 @@ class FakeServer:
     @property
     def tls(self) -> bool:
         return "https" in self._listeners
+
+    @property
+    def ssl_downgrade(self) -> bool:
+        """Whether plain http and https share one port (libprocess' SSL downgrade)."""
+        listener = self._listeners.get("https")
+        return listener is not None and listener.downgrade
 
     @property
     def ca_bundle(self) -> Optional[str]:
@@ -388,6 +519,10 @@ class FakeServer:
             errors = list(self.errors)
         if errors:
             raise FakeServerError(f"{type(self).__name__} failed {len(errors)} time(s):\n" + "\n".join(errors))
+
+    def request_too_large(self) -> Response:
+        """The answer to a body over :attr:`max_request_body` (subclasses word it as their original)."""
+        return Response.text(413, "request body too large", [("Connection", "close")])
 
     def handle(self, request: Request) -> Answer:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -1,8 +1,9 @@
-"""FakeCluster: a fake IAM and a fake Mesos master wired together as one DC/OS cluster.
+"""FakeCluster: a fake IAM, a fake Mesos master and a fake Admin Router as one DC/OS cluster.
 
 One object stands for what a framework meets on a real cluster in a given
 security mode: the IAM that logs service accounts in, the master that checks
-their tokens (with the IAM) and, with TLS on, both behind one CA whose bundle the
+their tokens (with the IAM), Admin Router in front of both at the one cluster
+URL (:attr:`FakeCluster.url`) and, with TLS on, all behind one CA whose bundle the
 framework is given. It is a context manager with ``start()``/``stop()``, usable
 without pytest; the pytest plugin (``mesos_auth.testing.pytest_plugin``) and the
 ``mesos-auth fake-cluster`` command are thin layers over it.
@@ -12,10 +13,23 @@ How each mode is laid out (``docs/protocol.md``, "Security modes"):
 - ``strict``: the master serves https only (no downgrade) and refuses
   unauthenticated frameworks; permissions are enforced, so an account must be
   granted its roles (:meth:`FakeCluster.create_service_account` does it); the
-  IAM answers plain http with Admin Router's redirect to https;
-- ``permissive``: master and IAM serve https and plain http; tokens are checked
-  when sent, anonymous frameworks allowed, permissions not enforced;
-- ``disabled``: no authentication; the IAM is still there, unused by the master.
+  router (and the IAM) answer plain http with Admin Router's redirect to https;
+- ``permissive``: the master serves https and plain http on its one port, as a
+  Mesos master with ``LIBPROCESS_SSL_SUPPORT_DOWNGRADE=true`` does, so plain
+  pymesos (no TLS) works against it; tokens are checked when sent, anonymous
+  frameworks allowed, permissions not enforced;
+- ``disabled``: no authentication at the master (the same one-port downgrade);
+  the IAM is still there, unused by the master.
+
+In every mode the router requires an authentication token on ``/mesos/``, as
+Admin Router does in all security modes (``mesos_auth.testing.router.auth``);
+the master's own port (``master_url``) is what a framework inside the cluster
+uses (``leader.mesos:5050``).
+
+Service account secrets name the login endpoint through the router
+(``<cluster url>/acs/api/v1/auth/login``), as DC/OS writes
+``https://leader.mesos/acs/api/v1/auth/login``: Admin Router's address. The IAM's
+own address stays reachable (``cluster.iam.login_endpoint``).
 
 With ``tls=False`` everything is plain http (strict mode included, which no real
 cluster does and which our client refuses: useful to test exactly that).
@@ -39,9 +53,10 @@ from mesos_auth.ca import CA_BUNDLE_ENV
 from mesos_auth.security_mode import SECURITY_MODE_ENV, SecurityMode
 from mesos_auth.testing._server import FakeServerError
 from mesos_auth.testing.iam import DEFAULT_TOKEN_LIFETIME, FakeIAM
-from mesos_auth.testing.master import DEFAULT_TASK_STATES, FakeMaster
+from mesos_auth.testing.master import DEFAULT_TASK_STATES, MESOS_VERSION, FakeMaster
 from mesos_auth.testing.master.resources import AgentsOption
 from mesos_auth.testing.master.timers import Clock
+from mesos_auth.testing.router import FakeRouter
 from mesos_auth.testing.tls import TestCA
 
 __all__ = ["MASTER_URL_ENV", "FakeCluster"]
@@ -53,7 +68,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 class FakeCluster:
-    """A :class:`FakeIAM` and a :class:`FakeMaster` for one security mode, TLS from one CA.
+    """A :class:`FakeIAM`, a :class:`FakeMaster` and a :class:`FakeRouter` for one security mode, TLS from one CA.
 
     ``security_mode``: a :class:`~mesos_auth.SecurityMode` or its name (default
     strict). ``tls``: True (default) makes a :class:`TestCA` in ``directory``; a
@@ -62,10 +77,12 @@ class FakeCluster:
     temporary directory, removed by :meth:`stop`.
 
     Passed to the master: ``heartbeat_interval``, ``agents``, ``task_states``,
-    ``task_state_delay``, ``failover_timeout`` and ``clock`` (the master's clock for
-    offer filters, failover timeouts and task delays, e.g. a ``ManualClock``). Passed
+    ``task_state_delay``, ``failover_timeout``, ``allocation_interval`` (seconds
+    between offer batches, Mesos' default 1 s), ``mesos_version`` (None: the
+    master's default release) and ``clock`` (the master's clock for offer batches
+    and filters, failover timeouts and task delays, e.g. a ``ManualClock``). Passed
     to the IAM: ``token_lifetime`` and ``iam_clock`` (wall-clock seconds, by which
-    tokens are issued and expire).
+    tokens are issued and expire; the router checks token expiry by it too).
 
     The servers listen from construction on (ports are known at once) and answer
     after :meth:`start`. A cluster is started once: it cannot be restarted after
@@ -83,6 +100,8 @@ class FakeCluster:
         task_states: Sequence[str] = DEFAULT_TASK_STATES,
         task_state_delay: float = 0.0,
         failover_timeout: Optional[float] = None,
+        allocation_interval: float = 1.0,
+        mesos_version: Optional[str] = None,
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         clock: Optional[Clock] = None,
         iam_clock: Clock = time.time,
@@ -103,6 +122,7 @@ class FakeCluster:
         self._secret_files: Dict[str, Tuple[ServiceAccount, Path]] = {}
         self._state = "new"
         iam: Optional[FakeIAM] = None
+        master: Optional[FakeMaster] = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._ca: Optional[TestCA] = tls if isinstance(tls, TestCA) else TestCA(self.directory) if tls else None
@@ -119,7 +139,11 @@ class FakeCluster:
                 iam=iam,
                 tls=self._ca,
                 # Strict mode: TLS to the master is required, no downgrade to plain http.
+                # Otherwise https and plain http share the master's one port (SSL downgrade).
                 plain_http=not strict_tls,
+                ssl_downgrade=not strict_tls,
+                allocation_interval=allocation_interval,
+                mesos_version=mesos_version if mesos_version is not None else MESOS_VERSION,
                 heartbeat_interval=heartbeat_interval,
                 agents=agents,
                 task_states=task_states,
@@ -130,20 +154,28 @@ class FakeCluster:
                 grants={},
                 clock=clock,
             )
+            router = FakeRouter(
+                iam=iam,
+                master=master,
+                tls=self._ca,
+                redirect_http_to_https=strict_tls,
+                clock=iam.now,
+            )
         except BaseException:
-            if iam is not None:
-                iam.start().stop()  # closes the listeners it bound
+            for server in (master, iam):
+                if server is not None:
+                    server.stop()  # closes the listeners it bound
             self._cleanup_directory()
             raise
-        self._iam, self._master = iam, master
+        self._iam, self._master, self._router = iam, master, router
 
     def __repr__(self) -> str:
-        return f"<FakeCluster {self._mode.value} master={self.master_url} iam={self._iam.url} {self._state}>"
+        return f"<FakeCluster {self._mode.value} url={self.url} master={self.master_url} {self._state}>"
 
     # -- life cycle ----------------------------------------------------------------
 
     def start(self) -> FakeCluster:
-        """Start serving (the IAM first, then the master); no-op when running."""
+        """Start serving (the IAM first, then the master, then the router); no-op when running."""
         with self._lock:
             if self._state == "stopped":
                 raise RuntimeError("a FakeCluster cannot be restarted after stop(): make a new one")
@@ -153,13 +185,14 @@ class FakeCluster:
         try:
             self._iam.start()
             self._master.start()
+            self._router.start()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        """Stop the master (its streams end), then the IAM; remove the temporary directory.
+        """Stop the router, the master (its streams end), then the IAM; remove the temporary directory.
 
         Idempotent. A directory given to the constructor is left as it is.
         """
@@ -168,12 +201,15 @@ class FakeCluster:
                 return
             self._state = "stopped"
         try:
-            self._master.stop()
+            self._router.stop()
         finally:
             try:
-                self._iam.stop()
+                self._master.stop()
             finally:
-                self._cleanup_directory()
+                try:
+                    self._iam.stop()
+                finally:
+                    self._cleanup_directory()
 
     def _cleanup_directory(self) -> None:
         """Remove the temporary directory made for this cluster (the CA made in it too); idempotent."""
@@ -194,10 +230,10 @@ class FakeCluster:
     def check(self) -> None:
         """Raise :class:`~mesos_auth.testing._server.FakeServerError` if a server thread failed.
 
-        Both fakes are looked at; the error lists what each of them recorded.
+        Every fake is looked at; the error lists what each of them recorded.
         """
         problems: List[str] = []
-        for server in (self._iam, self._master):
+        for server in (self._iam, self._master, self._router):
             try:
                 server.check()
             except FakeServerError as exc:
@@ -208,10 +244,13 @@ class FakeCluster:
     def reset(self) -> None:
         """Back to a fresh cluster for the next test, keeping accounts and grants.
 
-        Resets the IAM (logins, records, faults, revocations, clock shift) and the
-        master (frameworks, tasks, offers, records, faults). Server-thread errors
-        are cleared too: call :meth:`check` first.
+        Resets the IAM (logins, records, faults, revocations, clock shift), the
+        master (frameworks, tasks, offers, records, faults) and the router (records,
+        faults; it leads to this cluster's master again). Server-thread errors are
+        cleared too: call :meth:`check` first.
         """
+        self._router.set_leader(self._master)
+        self._router.reset()
         self._master.reset()
         self._iam.reset()
 
@@ -224,6 +263,20 @@ class FakeCluster:
     @property
     def master(self) -> FakeMaster:
         return self._master
+
+    @property
+    def router(self) -> FakeRouter:
+        """Admin Router: the cluster URL's server."""
+        return self._router
+
+    @property
+    def url(self) -> str:
+        """The cluster URL (Admin Router): https when TLS is on, e.g. ``https://127.0.0.1:<port>``.
+
+        ``/acs/api/v1/...`` reaches the IAM, ``/mesos/...`` the master (a token
+        required), ``/ca/dcos-ca.crt`` the CA certificate.
+        """
+        return self._router.url
 
     @property
     def ca(self) -> Optional[TestCA]:
@@ -245,13 +298,21 @@ class FakeCluster:
 
     @property
     def master_url(self) -> str:
-        """The master's address for a framework: https when TLS is on, else http."""
+        """The master's own port for a framework: https when TLS is on, else http.
+
+        Outside strict mode the same port answers plain http too (:attr:`master_http_url`).
+        """
         return self._master.url
 
     @property
+    def master_http_url(self) -> Optional[str]:
+        """The master's plain-http address (its one port outside strict mode); None in strict mode with TLS."""
+        return self._master.http_url if self._master.plain_http else None
+
+    @property
     def login_endpoint(self) -> str:
-        """The IAM login URL written into the accounts' secrets: https when TLS is on."""
-        return self._iam.login_endpoint
+        """The login URL written into the accounts' secrets: the IAM through the router (https with TLS)."""
+        return self._router.login_endpoint
 
     # -- accounts --------------------------------------------------------------------
 

@@ -3,8 +3,10 @@
 Fixtures only; nothing starts unless a test asks for one of them:
 
 - ``mesos_cluster``: a started :class:`~mesos_auth.testing.FakeCluster`; strict
-  mode with TLS unless the test says otherwise;
-- ``mesos_iam``, ``mesos_master``: its :class:`FakeIAM` and :class:`FakeMaster`;
+  mode with TLS unless the test says otherwise; ``mesos_cluster.url`` is its one
+  cluster URL (the fake Admin Router);
+- ``mesos_iam``, ``mesos_master``, ``mesos_router``: its :class:`FakeIAM`,
+  :class:`FakeMaster` and :class:`~mesos_auth.testing.router.FakeRouter`;
 - ``mesos_service_account``: a fresh service account on that cluster, granted
   the role ``*``, with a uid unique to the test.
 
@@ -22,8 +24,14 @@ A parameter overrides the marker, key by key. Clusters that differ only in
 security mode and TLS are started once per session and reset before each test
 (accounts and grants are kept; uids are unique, so tests do not meet). Any other
 option (``heartbeat_interval``, ``agents``, ``task_states``, ``task_state_delay``,
-``failover_timeout``, ``token_lifetime``, ``clock``, ``iam_clock``) gives the test
-a cluster of its own, stopped after it: a shared one could not be reset to them.
+``failover_timeout``, ``allocation_interval``, ``mesos_version``,
+``token_lifetime``, ``clock``, ``iam_clock``) gives the test a cluster of its own,
+stopped after it: a shared one could not be reset to them.
+
+The fixtures' masters make offers every ``FIXTURE_ALLOCATION_INTERVAL`` (0.05 s)
+instead of Mesos' default second, so that tests do not wait for offer batches.
+A test that wants another interval (Mesos' own 1.0, say, or a ``ManualClock``
+driven one) asks for it: ``@pytest.mark.mesos_cluster(allocation_interval=1.0)``.
 
 After each test that used the cluster, :meth:`FakeCluster.check` runs, so that a
 failure inside a server thread fails the test (in its teardown).
@@ -43,11 +51,14 @@ from mesos_auth.security_mode import SecurityMode
 from mesos_auth.testing.cluster import FakeCluster
 from mesos_auth.testing.iam import FakeIAM
 from mesos_auth.testing.master import FakeMaster
+from mesos_auth.testing.router import FakeRouter
 from mesos_auth.testing.tls import TestCA
 
 MARKER = "mesos_cluster"
 DEFAULT_SECURITY_MODE = SecurityMode.STRICT
 DEFAULT_TLS = True
+#: Seconds between the fixture masters' offer batches (Mesos' default is 1.0).
+FIXTURE_ALLOCATION_INTERVAL = 0.05
 
 _serial = itertools.count(1)
 
@@ -79,6 +90,7 @@ class _ClusterPool:
                     mode,
                     tls=self._ca if tls and self._ca is not None else False,
                     directory=self._factory.mktemp(f"mesos-cluster-{mode.value}"),
+                    allocation_interval=FIXTURE_ALLOCATION_INTERVAL,
                 ).start()
                 self._clusters[(mode, tls)] = cluster
             return cluster
@@ -137,6 +149,8 @@ def mesos_cluster(
     options = _requested(request)
     mode = SecurityMode.parse(options.pop("security_mode", DEFAULT_SECURITY_MODE), f"@pytest.mark.{MARKER}")
     tls = options.pop("tls", DEFAULT_TLS)
+    if options.get("allocation_interval") == FIXTURE_ALLOCATION_INTERVAL:
+        del options["allocation_interval"]  # what the shared clusters have
     if not options and isinstance(tls, bool):
         cluster = _mesos_cluster_pool.get(mode, tls)
         cluster.reset()
@@ -144,6 +158,7 @@ def mesos_cluster(
         cluster.check()
         return
     options.setdefault("directory", tmp_path_factory.mktemp("mesos-cluster"))
+    options.setdefault("allocation_interval", FIXTURE_ALLOCATION_INTERVAL)
     with FakeCluster(mode, tls=tls, **options) as own:
         yield own
         own.check()
@@ -159,6 +174,12 @@ def mesos_iam(mesos_cluster: FakeCluster) -> FakeIAM:
 def mesos_master(mesos_cluster: FakeCluster) -> FakeMaster:
     """The fake Mesos master of ``mesos_cluster``."""
     return mesos_cluster.master
+
+
+@pytest.fixture
+def mesos_router(mesos_cluster: FakeCluster) -> FakeRouter:
+    """The fake Admin Router of ``mesos_cluster`` (its URL is ``mesos_cluster.url``)."""
+    return mesos_cluster.router
 
 
 @pytest.fixture

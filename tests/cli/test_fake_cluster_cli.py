@@ -44,6 +44,7 @@ def test_defaults() -> None:
     assert args.roles is None  # meaning "*"
     assert args.directory is None
     assert args.heartbeat_interval == 15.0
+    assert args.inline_secret is False  # the secret file's path is exported by default
     assert callable(args.run)
 
 
@@ -64,10 +65,18 @@ def test_every_option(tmp_path: Path) -> None:
             str(tmp_path),
             "--heartbeat-interval",
             "0.5",
+            "--inline-secret",
         ]
     )
     assert (args.security_mode, args.tls, args.uid, args.roles) == ("permissive", False, "svc", ["dev", "ops"])
-    assert args.directory == tmp_path and args.heartbeat_interval == 0.5
+    assert args.directory == tmp_path and args.heartbeat_interval == 0.5 and args.inline_secret
+
+
+def test_help_says_inline_secret_prints_the_private_key(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["fake-cluster", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--inline-secret" in help_text and "PRINTS THE PRIVATE KEY" in help_text
 
 
 @pytest.mark.parametrize(
@@ -172,13 +181,36 @@ def test_serve_prints_what_a_framework_needs(tmp_path: Path) -> None:
     assert values["MESOS_AUTH_SECURITY_MODE"] == "strict"
     assert values["MESOS_MASTER_URL"] == values["master URL"]
     assert values["master URL"].startswith("https://127.0.0.1:")
-    assert values["IAM login endpoint"].startswith("https://127.0.0.1:")
+    assert values["cluster URL"].startswith("https://127.0.0.1:") and values["cluster URL"] != values["master URL"]
+    assert output.splitlines()[1].startswith("  cluster URL:")  # the first thing said
+    assert values["IAM login endpoint"] == values["cluster URL"] + "/acs/api/v1/auth/login"
+    assert values["CA certificate URL"] == values["cluster URL"] + "/ca/dcos-ca.crt"
+    assert "master plain http" not in values  # strict: TLS only
     assert values["service account"] == "cli-svc (roles: dev)"
     assert "PRIVATE KEY" not in output
     # A given directory is kept, with the secret (owner only) and the CA bundle.
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert json.loads(secret.read_text())["uid"] == "cli-svc"
     assert (tmp_path / "ca-bundle.crt").is_file()
+
+
+def test_inline_secret_exports_the_secret_itself(tmp_path: Path) -> None:
+    code, output, seen = run_in_process(
+        ["--security-mode", "permissive", "--uid", "inline-svc", "--inline-secret", "--directory", str(tmp_path)]
+    )
+    assert code == 0 and seen == ["inline-svc"]  # logged in with the inline secret
+    values = parse_output(output)
+    info = json.loads(values["DCOS_SERVICE_ACCOUNT_CREDENTIAL"])
+    assert info["uid"] == "inline-svc" and "PRIVATE KEY" in info["private_key"]
+    assert info["login_endpoint"] == values["cluster URL"] + "/acs/api/v1/auth/login"
+    # The key is in the one export line the user asked for, nowhere else.
+    [line] = [line for line in output.splitlines() if "PRIVATE KEY" in line]
+    assert line.startswith("export DCOS_SERVICE_ACCOUNT_CREDENTIAL='")
+    assert values["secret file"].startswith("none")
+    assert not (tmp_path / "inline-svc.json").exists()
+    # Permissive with TLS: the master's one port speaks plain http too.
+    assert values["master plain http"].startswith("http://127.0.0.1:")
+    assert urlsplit(values["master plain http"].split()[0]).port == urlsplit(values["master URL"]).port
 
 
 def test_serve_without_tls_unsets_the_ca_bundle(tmp_path: Path) -> None:
@@ -189,6 +221,7 @@ def test_serve_without_tls_unsets_the_ca_bundle(tmp_path: Path) -> None:
     assert "unset MESOS_AUTH_CA_BUNDLE" in output.splitlines()
     assert values["CA bundle"] == "none (TLS off)"
     assert values["MESOS_MASTER_URL"].startswith("http://")
+    assert values["cluster URL"].startswith("http://")
     assert SecurityMode(values["MESOS_AUTH_SECURITY_MODE"]) is SecurityMode.PERMISSIVE
 
 

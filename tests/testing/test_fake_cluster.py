@@ -19,7 +19,7 @@ import pytest
 from mesos_auth import SecurityMode, SecurityModeError, ServiceAccount, TokenProvider, detect_security_mode
 from mesos_auth.ca import resolve_ca_bundle
 from mesos_auth.testing import FakeCluster, FakeServerError, TestCA
-from mesos_auth.testing.master import FakeMaster, ManualClock
+from mesos_auth.testing.master import MESOS_VERSION, FakeMaster, ManualClock
 
 from .test_fake_master_support import FRAMEWORK_INFO, Client, StubIAM, serve, token_header
 
@@ -59,12 +59,15 @@ def test_strict_with_tls_is_https_only_and_logs_in(ca: TestCA) -> None:
         assert cluster.security_mode is SecurityMode.STRICT
         assert cluster.tls and cluster.ca is ca and cluster.ca_bundle == ca.ca_bundle
         assert cluster.master_url.startswith("https://127.0.0.1:")
-        assert cluster.login_endpoint == cluster.iam.https_url + "/acs/api/v1/auth/login"
-        assert not cluster.master.plain_http  # no downgrade in strict mode
-        # Admin Router: plain http to the IAM is redirected to https.
-        redirected = get(cluster.iam.http_url, "/acs/api/v1/auth/jwks")
-        assert redirected.status == 307
-        assert redirected.getheader("Location", "").startswith(cluster.iam.https_url)
+        assert cluster.url == cluster.router.https_url
+        assert cluster.login_endpoint == cluster.url + "/acs/api/v1/auth/login"  # through Admin Router
+        assert not cluster.master.plain_http and not cluster.master.ssl_downgrade  # no downgrade in strict mode
+        assert cluster.master_http_url is None
+        # Admin Router: plain http is redirected to https (the router's and the IAM's own port alike).
+        for server in (cluster.router, cluster.iam):
+            redirected = get(server.http_url, "/acs/api/v1/auth/jwks")
+            assert redirected.status == 307
+            assert redirected.getheader("Location", "") == server.https_url + "/acs/api/v1/auth/jwks"
         assert get(cluster.master_url, "/version", cluster.ca_bundle).status == 200
 
         account = cluster.create_service_account("strict-svc")
@@ -101,8 +104,14 @@ def test_permissive_and_disabled_serve_http_too(mode: str, ca: TestCA) -> None:
         assert cluster.security_mode is SecurityMode(mode)
         assert cluster.master_url == cluster.master.https_url
         assert cluster.login_endpoint.startswith("https://")  # https whenever TLS is on
-        assert cluster.master.plain_http
+        # One port, plain http and TLS (libprocess' SSL downgrade).
+        assert cluster.master.plain_http and cluster.master.ssl_downgrade
+        assert cluster.master_http_url == cluster.master.http_url
+        assert urlsplit(cluster.master.http_url).port == urlsplit(cluster.master_url).port
         assert get(cluster.master.http_url, "/version").status == 200
+        assert get(cluster.master_url, "/version", cluster.ca_bundle).status == 200
+        # The router's plain port proxies too: no redirect outside strict mode.
+        assert get(cluster.router.http_url, "/acs/api/v1/auth/jwks").status == 200
         account = cluster.create_service_account("svc").with_login_endpoint(cluster.iam.http_login_endpoint)
         assert cluster.iam.verify_token(login(cluster, account)) == "svc"  # no redirect of http
         anonymous = Client(cluster.master).subscribe()
@@ -112,10 +121,39 @@ def test_permissive_and_disabled_serve_http_too(mode: str, ca: TestCA) -> None:
         cluster.check()
 
 
+def test_plain_pymesos_registers_on_the_one_port_of_a_permissive_tls_cluster(ca: TestCA) -> None:
+    """The master's port speaks TLS and, downgraded, plain http: pymesos (no TLS) just works."""
+    from pymesos import MesosSchedulerDriver, Scheduler
+
+    registered = threading.Event()
+
+    class Registers(Scheduler):  # type: ignore[misc]
+        def registered(self, driver: Any, framework_id: Any, master_info: Any) -> None:
+            registered.set()
+
+        def resourceOffers(self, driver: Any, offers: Any) -> None:
+            for offer in offers:
+                driver.declineOffer(offer.id, {"refuse_seconds": 3600})
+
+    with FakeCluster("permissive", tls=ca) as cluster:
+        assert cluster.master.address == f"127.0.0.1:{urlsplit(cluster.master_url).port}"
+        framework = {"user": "nobody", "name": "plain-pymesos"}
+        driver = MesosSchedulerDriver(Registers(), framework, cluster.master.address, use_addict=True)
+        driver.start()
+        try:
+            assert registered.wait(30), "pymesos never registered over plain http"
+        finally:
+            driver.stop()
+            driver.join()
+        assert {r.scheme for r in cluster.master.requests} == {"http"}
+        cluster.check()
+
+
 def test_without_tls_everything_is_plain_http(tmp_path: Path) -> None:
     with FakeCluster("permissive", tls=False, directory=tmp_path) as cluster:
         assert cluster.ca is None and cluster.ca_bundle is None and not cluster.tls
         assert cluster.master_url.startswith("http://") and cluster.login_endpoint.startswith("http://")
+        assert cluster.url == cluster.router.http_url and not cluster.master.ssl_downgrade
         account = cluster.create_service_account("plain")
         assert cluster.iam.verify_token(login(cluster, account)) == "plain"
         env = cluster.environment(account)
@@ -150,6 +188,25 @@ def test_options_reach_the_master_and_the_iam(ca: TestCA) -> None:
         assert cluster.iam.token_lifetime == 120
         assert cluster.iam.now() == 1_800_000_000.0
         assert cluster.master._clock is clock
+
+
+def test_mesos_version_and_allocation_interval_reach_the_master(ca: TestCA) -> None:
+    with FakeCluster("permissive", tls=ca, mesos_version="1.8", allocation_interval=0.25) as cluster:
+        connection = http.client.HTTPConnection("127.0.0.1", urlsplit(cluster.master.http_url).port, timeout=10)
+        try:
+            connection.request("GET", "/version")
+            assert json.loads(connection.getresponse().read())["version"].startswith("1.8.")
+        finally:
+            connection.close()
+    with FakeCluster("permissive", tls=False) as default:
+        connection = http.client.HTTPConnection("127.0.0.1", urlsplit(default.master_url).port, timeout=10)
+        try:
+            connection.request("GET", "/version")
+            assert json.loads(connection.getresponse().read())["version"] == MESOS_VERSION
+        finally:
+            connection.close()
+    with pytest.raises(ValueError, match="allocation_interval"):
+        FakeCluster("permissive", tls=False, allocation_interval=0)
 
 
 # -- secrets and the environment -------------------------------------------------------------------
@@ -230,14 +287,16 @@ def test_reset_keeps_accounts_and_grants_and_forgets_the_rest(ca: TestCA) -> Non
         cluster.check()
 
 
-def test_check_reports_both_servers_and_reset_clears(ca: TestCA) -> None:
+def test_check_reports_every_server_and_reset_clears(ca: TestCA) -> None:
     with FakeCluster("permissive", tls=ca) as cluster:
         cluster.check()
         cluster.iam.record_error("iam thread blew up")
         cluster.master.record_error("master thread blew up")
+        cluster.router.record_error("router thread blew up")
         with pytest.raises(FakeServerError) as raised:
             cluster.check()
-        assert "iam thread blew up" in str(raised.value) and "master thread blew up" in str(raised.value)
+        for name in ("iam", "master", "router"):
+            assert f"{name} thread blew up" in str(raised.value)
         cluster.reset()
         cluster.check()
 
@@ -291,7 +350,7 @@ def test_bad_options_leave_nothing_behind(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(TypeError, match="tls"):
         FakeCluster("strict", tls="yes")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
-    assert not [t for t in threading.enumerate() if t.name.startswith(("FakeIAM", "FakeMaster"))]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("FakeIAM", "FakeMaster", "FakeRouter"))]
 
 
 def test_a_driver_runs_against_the_cluster_without_pytest_fixtures(ca: TestCA) -> None:

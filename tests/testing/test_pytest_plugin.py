@@ -190,6 +190,19 @@ def test_other_options_give_a_cluster_of_its_own(mesos_cluster, mesos_master):
     assert mesos_cluster.security_mode is SecurityMode.STRICT
 
 
+def test_fixture_masters_allocate_often_and_the_router_is_the_cluster_url(mesos_cluster, mesos_master, mesos_router):
+    assert mesos_cluster is SEEN["default"]
+    assert mesos_master.allocation_interval == 0.05
+    assert mesos_router is mesos_cluster.router and mesos_cluster.url == mesos_router.url
+    assert mesos_cluster.login_endpoint == mesos_router.url + "/acs/api/v1/auth/login"
+
+
+@pytest.mark.mesos_cluster(allocation_interval=1.0)
+def test_another_allocation_interval_gives_a_cluster_of_its_own(mesos_cluster, mesos_master):
+    assert mesos_cluster is not SEEN["default"]
+    assert mesos_master.allocation_interval == 1.0
+
+
 def test_service_accounts_are_unique_and_granted(mesos_cluster, mesos_service_account):
     assert mesos_service_account.uid.startswith("test-service-accounts-are-unique-and-granted-")
     assert mesos_service_account.uid in mesos_cluster.iam.accounts
@@ -223,7 +236,7 @@ def test_bad_mode(mesos_cluster):
 def test_clusters_are_chosen_by_parameter_and_marker(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_selection=SELECTION_TEST)
     result = run(pytester)
-    result.assert_outcomes(passed=15, errors=3)
+    result.assert_outcomes(passed=17, errors=3)
     result.stdout.fnmatch_lines(
         [
             "*ERROR at setup of test_bad_parameter*",
@@ -313,6 +326,7 @@ def test_fixtures_and_marker_are_listed(pytester: pytest.Pytester) -> None:
             "*A started fake DC/OS cluster*",
             "*mesos_iam*",
             "*mesos_master*",
+            "*mesos_router*",
             "*mesos_service_account*",
         ]
     )
