@@ -130,22 +130,26 @@ def test_calls_need_the_current_stream_id_and_a_subscribed_framework() -> None:
         assert (forbidden.status, forbidden.text) == (403, "Framework is not subscribed")
 
 
-def test_checks_come_in_contract_order() -> None:
+def test_checks_come_in_mesos_order() -> None:
+    # libprocess authenticates before the handler runs (ProcessBase::_consume); the
+    # handler (Master::Http::scheduler) then checks leadership, recovery, method, body.
     stub = StubIAM()
     with serve(security_mode="strict", iam=stub) as master, serve() as leader:
         client = Client(master)
-        # Not the leader comes before authentication and before the method check.
+        authorized = Client(master, authorization=token_header("alice"))
+        # Authentication comes first: even a follower or a recovering master answers 401.
         master.set_leader(leader)
-        assert client.request("GET", None, content_type=None).status == 307
-        # Recovering comes before authentication.
+        assert client.request("GET", None, content_type=None).status == 401
+        # Then not the leader, before the method check.
+        assert authorized.request("GET", None, content_type=None).status == 307
+        # Then recovering.
         master.become_leader()
         master.set_recovering()
-        assert client.request("GET", None, content_type=None).status == 503
-        master.set_recovering(False)
-        # Authentication comes before the method and content checks.
         assert client.request("GET", None, content_type=None).status == 401
+        assert authorized.request("GET", None, content_type=None).status == 503
+        master.set_recovering(False)
+        # Then the method and content checks.
         assert client.request("POST", b"junk", content_type=None).status == 401
-        authorized = Client(master, authorization=token_header("alice"))
         assert authorized.request("GET", None, content_type=None).status == 405
 
 

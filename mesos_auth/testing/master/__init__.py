@@ -1,6 +1,10 @@
 """The fake Mesos master, one module per part of what a real master does.
 
-- ``server``: :class:`FakeMaster`, the HTTP endpoints and the order of checks;
+- ``server``: :class:`FakeMaster`: options, life cycle, leadership, grants, faults,
+  and which module answers a request;
+- ``checks``: in which order the master checks a scheduler request;
+- ``scheduler_api``: how it answers SUBSCRIBE and the other calls once checked;
+- ``routes``: ``/version``, ``/master/state`` and (before Mesos 1.8) ``/master/state.json``;
 - ``auth``: who sent a request (per security mode);
 - ``calls``: parsing and validating ``scheduler::Call`` bodies;
 - ``state``: frameworks subscribing, failing over and going away (no HTTP, no threads),
@@ -11,7 +15,8 @@
 - ``versions``: the Mesos releases DC/OS ships and where they differ;
 - ``resources``: agents and scalar resources;
 - ``events`` / ``streams``: the events and the RecordIO streams that carry them;
-- ``records``: the snapshots tests read; ``timers``: timed work by an injectable clock.
+- ``records`` / ``snapshots``: what tests read, and waiting for a state;
+- ``timers``: timed work by an injectable clock.
 """
 
 from mesos_auth.testing.master.server import (

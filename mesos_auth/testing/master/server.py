@@ -7,38 +7,36 @@ agents, UPDATEs of launched tasks, ERRORs), and the other calls (ACCEPT, DECLINE
 KILL, ACKNOWLEDGE, RECONCILE, REVIVE, SUPPRESS, MESSAGE, TEARDOWN) act on it.
 ``GET /version`` answers without authentication, as a real master's does.
 
-A request goes through the master's checks in the contract's order, and the first
-one that fails answers:
+This module holds the master together: its options, life cycle, addresses,
+leadership, grants and injected faults, and which module answers a request. The
+parts are modules of their own:
 
-1. an injected failure (:meth:`FakeMaster.fail_next_calls`);
-2. not the leader: 307 to the leader (protocol-relative ``Location``), or 503;
-3. still recovering: 503;
-4. authentication, per security mode: 401 with ``WWW-Authenticate``;
-5. not POST: 405; no Content-Type: 400; not JSON: 415;
-6. a body that does not parse or validate: 400 with Mesos' text;
-7. SUBSCRIBE: ``Accept`` not allowing JSON 406, a ``Mesos-Stream-Id`` header 400,
-   then a 200 stream (refusals such as "Framework has been removed" or a failed
-   authorization arrive on it as an ERROR event before it closes);
-   other calls: unknown framework 400, principal mismatch 400, framework not
-   subscribed 403, missing or stale ``Mesos-Stream-Id`` 400, then 202.
+- ``checks``: in which order the master checks a scheduler request (leadership,
+  recovery, authentication, method, Content-Type, body), the first failure answering;
+- ``scheduler_api``: how it answers a checked call: SUBSCRIBE's stream, the other calls;
+- ``routes``: ``/version``, ``/master/state`` and, in releases before 1.8,
+  ``/master/state.json``;
+- ``auth``: who sent a request, per security mode; ``calls``: parsing and validating
+  ``scheduler::Call`` bodies;
+- ``state`` (frameworks), ``allocator`` (offers), ``tasks`` (launches, task states)
+  and ``validation`` (Mesos' launch checks), over the tables of ``model``;
+  ``resources``: agents and scalar resources;
+- ``events`` and ``streams``: the events and the RecordIO streams that carry them;
+- ``versions``: the Mesos releases DC/OS ships and where they differ;
+- ``timers``: timed work by an injectable clock;
+- ``records`` and ``snapshots``: what tests read, as thread-safe snapshots
+  (:attr:`~FakeMaster.frameworks`, :attr:`~FakeMaster.requests`,
+  :attr:`~FakeMaster.tasks`, ...), and :meth:`~FakeMaster.wait_for` a state.
 
-The cluster model is in ``state`` (frameworks), ``allocator`` (offers), ``tasks``
-(launches, task states) and ``validation`` (Mesos' launch checks) over ``model``;
-the event streams in ``streams``; authentication in ``auth``; body validation in
-``calls``; the Mesos releases in ``versions``; timed work in ``timers``. Tests
-read what happened from thread-safe snapshots (:attr:`~FakeMaster.frameworks`,
-:attr:`~FakeMaster.requests`, :attr:`~FakeMaster.tasks`, ...) and wait for states
-with :meth:`~FakeMaster.wait_for`; faults are injected by name, as kazoo's harness
-does. Where no public source settles a detail, the choice is marked "(unverified)".
+Faults are injected by name, as kazoo's harness does. Where no public source settles
+a detail, the choice is marked "(unverified)".
 """
 
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from mesos_auth.testing._server import Answer, FakeServer, Request, Response, Streaming, TLSOption
 from mesos_auth.testing.master.auth import (
@@ -46,19 +44,18 @@ from mesos_auth.testing.master.auth import (
     DISABLED,
     STRICT,
     Authenticator,
-    AuthOutcome,
     TokenVerifier,
     mask_headers,
 )
 from mesos_auth.testing.master.auth import security_mode as normalise_security_mode
-from mesos_auth.testing.master.calls import (
-    VALIDATE_PREFIX,
-    BadCall,
-    id_value,
-    parse_call,
-    peek_call_type,
-    principal_mismatch,
-    validate_call,
+from mesos_auth.testing.master.checks import (
+    FOLLOWER,
+    LEADER,
+    NO_LEADER,
+    SCHEDULER_PATH,
+    Exchange,
+    InjectedFailure,
+    RequestChecks,
 )
 from mesos_auth.testing.master.records import (
     AgentRecord,
@@ -70,7 +67,10 @@ from mesos_auth.testing.master.records import (
     TaskRecord,
 )
 from mesos_auth.testing.master.resources import AgentsOption, AgentSpec, agent_specs
-from mesos_auth.testing.master.state import SUBSCRIBED, Cluster, FrameworkState, framework_roles
+from mesos_auth.testing.master.routes import STATE_PATH, VERSION_PATH, state_answer, state_path, version_answer
+from mesos_auth.testing.master.scheduler_api import SchedulerAPI, authorization_error
+from mesos_auth.testing.master.snapshots import MasterSnapshots
+from mesos_auth.testing.master.state import Cluster
 from mesos_auth.testing.master.streams import StreamHub
 from mesos_auth.testing.master.timers import Clock, ManualClock, TimerThread, default_clock
 from mesos_auth.testing.master.versions import DEFAULT_RELEASE, MesosRelease, release
@@ -80,6 +80,8 @@ __all__ = [
     "DEFAULT_TASK_STATES",
     "MESOS_VERSION",
     "SCHEDULER_PATH",
+    "STATE_PATH",
+    "VERSION_PATH",
     "AgentRecord",
     "AgentSpec",
     "ExecutorRecord",
@@ -92,12 +94,6 @@ __all__ = [
     "TaskRecord",
 ]
 
-SCHEDULER_PATH = "/api/v1/scheduler"
-VERSION_PATH = "/version"
-#: Mesos' state endpoint (on DC/OS, /mesos/master/state through Admin Router):
-#: an authenticated DC/OS API for a service's own calls, as in examples/frameworks/call_dcos_api.py.
-STATE_PATH = "/master/state"
-
 #: The Mesos release a fake master claims to be unless told otherwise: the Mesos of
 #: DC/OS 2.2 (``configure.ac`` at the commit it pins). pymesos reads the version
 #: from /version to decide on the GPU_RESOURCES capability.
@@ -109,40 +105,8 @@ DEFAULT_TASK_STATES = ("TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED")
 #: order read as a little-endian uint32.
 _LOOPBACK_IP = 16777343
 
-_JSON = "application/json"
-_LEADER = "leader"
-_FOLLOWER = "follower"
-_NO_LEADER = "none"
 
-T = TypeVar("T")
-
-
-@dataclass
-class _InjectedFailure:
-    remaining: int
-    status: int
-    body: str
-    call_types: Optional[Set[str]]
-
-    def matches(self, call_type: Optional[str]) -> bool:
-        return self.call_types is None or call_type in self.call_types
-
-
-class _Exchange:
-    """What the checks learn about one scheduler request as it goes through them."""
-
-    def __init__(self, request: Request) -> None:
-        self.request = request
-        self.call_type = peek_call_type(request.body) if request.path == SCHEDULER_PATH else None
-        self.call: Optional[Dict[str, Any]] = None
-        self.auth: Optional[AuthOutcome] = None
-
-    @property
-    def principal(self) -> Optional[str]:
-        return self.auth.principal if self.auth is not None else None
-
-
-class FakeMaster(FakeServer):
+class FakeMaster(MasterSnapshots, FakeServer):
     """A Mesos master with fake agents, for tests; a context manager, usable without pytest.
 
     ``security_mode``: ``"disabled"``, ``"permissive"`` or ``"strict"`` (or a str
@@ -163,7 +127,8 @@ class FakeMaster(FakeServer):
     use real time): pass a :class:`ManualClock` to move it by hand.
     ``mesos_version``: the Mesos release to be, "1.4.4" to "1.11.0" or their
     "major.minor" (the releases DC/OS 1.10 to 2.2 ship, ``versions.py``); it picks
-    the validation texts and is what ``/version`` reports. ``ssl_downgrade``:
+    the validation texts, whether ``/master/state.json`` is served (before 1.8
+    only) and is what ``/version`` reports. ``ssl_downgrade``:
     https and plain http on one port, as libprocess with SSL downgrade.
     """
 
@@ -220,11 +185,9 @@ class FakeMaster(FakeServer):
         )
         self._cluster.start()
         self._hub = StreamHub(self._changed, self.heartbeat_interval, self._cluster.stream_lost, self.record_error)
+        self._checks = RequestChecks(self._changed, self._authenticator)
+        self._api = SchedulerAPI(self._changed, self._cluster, self._hub, self._master_info, self._authorization_error)
         self._requests: List[RecordedRequest] = []
-        self._failures: List[_InjectedFailure] = []
-        self._leadership = _LEADER
-        self._leader: Optional[Union[FakeMaster, str]] = None
-        self._recovering = False
 
     def __repr__(self) -> str:
         return f"<FakeMaster {self.security_mode} {self.url}>"
@@ -260,11 +223,8 @@ class FakeMaster(FakeServer):
             self._timers.clear()
             self._cluster.reset()
             self._requests.clear()
-            self._failures.clear()
+            self._checks.reset()
             self._hub.silent = False
-            self._leadership = _LEADER
-            self._leader = None
-            self._recovering = False
             self._changed.notify_all()
         self.come_up()
         self._hub.join(timeout=5.0)
@@ -315,22 +275,22 @@ class FakeMaster(FakeServer):
 
         A leading master that loses leadership exits in Mesos: its streams drop.
         """
-        self._change_leadership(_FOLLOWER, leader)
+        self._change_leadership(FOLLOWER, leader)
 
     follow = set_leader
 
     def set_no_leader(self) -> None:
         """No leader known: every scheduler call gets 503."""
-        self._change_leadership(_NO_LEADER, None)
+        self._change_leadership(NO_LEADER, None)
 
     def become_leader(self) -> None:
-        self._change_leadership(_LEADER, None)
+        self._change_leadership(LEADER, None)
 
     def _change_leadership(self, leadership: str, leader: Optional[Union[FakeMaster, str]]) -> None:
         with self._changed:
-            stepped_down = self._leadership == _LEADER and leadership != _LEADER
-            self._leadership = leadership
-            self._leader = leader
+            stepped_down = self._checks.leadership == LEADER and leadership != LEADER
+            self._checks.leadership = leadership
+            self._checks.leader = leader
             self._changed.notify_all()
         if stepped_down:
             self.drop_streams()
@@ -338,13 +298,8 @@ class FakeMaster(FakeServer):
     def set_recovering(self, recovering: bool = True) -> None:
         """A leader that has not finished recovery answers 503."""
         with self._changed:
-            self._recovering = recovering
+            self._checks.recovering = recovering
             self._changed.notify_all()
-
-    def _leader_location(self, scheme: str) -> str:
-        leader = self._leader
-        hostport = f"127.0.0.1:{leader.port(scheme)}" if isinstance(leader, FakeMaster) else str(leader)
-        return f"//{hostport}{SCHEDULER_PATH}"
 
     # -- permissions -------------------------------------------------------------------
 
@@ -375,6 +330,10 @@ class FakeMaster(FakeServer):
                 return None
             return {principal: list(roles) for principal, roles in self._grants.items()}
 
+    def _authorization_error(self, info: Mapping[str, Any]) -> Optional[str]:
+        """The refusal of a SUBSCRIBE by grants (called under the lock), or None."""
+        return authorization_error(self.security_mode, self._grants, info)
+
     # -- faults ------------------------------------------------------------------------
 
     def fail_next_calls(
@@ -383,7 +342,7 @@ class FakeMaster(FakeServer):
         """Answer the next ``n`` scheduler requests (of ``call_types``, if given) with ``status``."""
         kinds = {kind.upper() for kind in call_types} if call_types is not None else None
         with self._changed:
-            self._failures.append(_InjectedFailure(n, status, body, kinds))
+            self._checks.failures.append(InjectedFailure(n, status, body, kinds))
 
     def drop_streams(self) -> int:
         """Close every event stream abruptly (no closing chunk); frameworks become disconnected."""
@@ -433,40 +392,7 @@ class FakeMaster(FakeServer):
 
         self._timers.call_later(delay, locked)
 
-    # -- introspection -------------------------------------------------------------------
-
-    @property
-    def frameworks(self) -> Dict[str, FrameworkRecord]:
-        with self._changed:
-            return self._cluster.framework_records()
-
-    @property
-    def tasks(self) -> Dict[str, List[str]]:
-        """Task id -> every state it went through, from ``TASK_STAGING`` on."""
-        with self._changed:
-            return {tid: list(record.states) for tid, record in self._cluster.task_records().items()}
-
-    @property
-    def task_records(self) -> Dict[str, TaskRecord]:
-        with self._changed:
-            return self._cluster.task_records()
-
-    @property
-    def offers(self) -> Dict[str, OfferRecord]:
-        """Outstanding offers: made and neither accepted, declined nor rescinded."""
-        with self._changed:
-            return self._cluster.offer_records()
-
-    @property
-    def agents(self) -> Dict[str, AgentRecord]:
-        with self._changed:
-            return self._cluster.agent_records()
-
-    @property
-    def executors(self) -> Dict[str, ExecutorRecord]:
-        """Executors the master added and that have not ended, by executor id."""
-        with self._changed:
-            return self._cluster.executor_records()
+    # -- configuration --------------------------------------------------------------------
 
     @property
     def mesos_version(self) -> str:
@@ -477,98 +403,35 @@ class FakeMaster(FakeServer):
     def allocation_interval(self) -> float:
         return self._cluster.allocator.allocation_interval
 
-    @property
-    def allocation_runs(self) -> int:
-        """Allocation passes made so far (batches and immediate ones), as Mesos'
-        ``allocator/mesos/allocation_runs``: wait for it to grow to know a batch ran."""
-        with self._changed:
-            return self._cluster.allocator.runs
-
-    @property
-    def requests(self) -> List[RecordedRequest]:
-        with self._changed:
-            return list(self._requests)
-
-    @property
-    def streams(self) -> Dict[str, StreamRecord]:
-        return self._hub.records()
-
-    @property
-    def messages(self) -> List[Dict[str, Any]]:
-        """MESSAGE calls' payloads, with the sender's ``framework_id``."""
-        with self._changed:
-            return [dict(m) for m in self._cluster.model.messages]
-
-    def calls_of_type(self, call_type: str) -> List[RecordedRequest]:
-        kind = call_type.upper()
-        return [r for r in self.requests if r.call_type == kind]
-
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 30.0, what: str = "") -> T:
-        """Wait until ``predicate()`` is truthy and return it; TimeoutError after ``timeout``.
-
-        Wakes on every change of the master's state (and at least every 0.25 s, for
-        predicates about things the master does not see).
-        """
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                result = predicate()
-                if result:
-                    return result
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    errors = "; server errors: " + " | ".join(self.errors) if self.errors else ""
-                    raise TimeoutError(f"{what or predicate!r} not true after {timeout} s{errors}")
-                self._changed.wait(min(remaining, 0.25))
-
     # -- HTTP --------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Answer:
-        exchange = _Exchange(request)
+        exchange = Exchange(request)
         if request.path == VERSION_PATH:
-            answer: Answer = self._version(request)
+            answer: Answer = version_answer(request, self.release)
         elif request.path == SCHEDULER_PATH:
             answer = self._scheduler(exchange)
-        elif request.path == STATE_PATH:
-            answer = self._check_authentication(exchange) or self._state(request)
+        elif state_path(request.path, self.release):
+            answer = self._checks.check_authentication(exchange) or self._state(request)
         else:
             answer = Response.text(404, "")
         self._record(exchange, answer)
         return answer
 
-    def _version(self, request: Request) -> Response:
-        """libprocess' ``/version`` (``src/version/version.cpp``) of the chosen release."""
-        if request.method not in ("GET", "HEAD"):
-            return Response.text(405, f"Expecting one of {{ 'GET' }}, but received '{request.method}'")
-        info = {
-            "version": self.release.version,
-            "build_date": "2020-11-19 10:00:00",  # (unverified) a fixed, plausible build
-            "build_time": 1605780000.0,
-            "build_user": "fake-mesos",
-            "git_sha": self.release.commit,
-            "git_tag": self.release.version,
-        }
-        return Response.json(200, info)
+    def _scheduler(self, exchange: Exchange) -> Answer:
+        refusal = self._checks.run(exchange)
+        if refusal is not None:
+            return refusal
+        call, auth = exchange.call, exchange.auth
+        if call is None or auth is None:  # pragma: no cover - the checks set both
+            raise RuntimeError("a scheduler request passed the checks without a call")
+        return self._api.answer(exchange.request, call, auth)
 
     def _state(self, request: Request) -> Response:
-        """A small subset of Mesos' ``/master/state``: the master and its frameworks."""
-        if request.method not in ("GET", "HEAD"):
-            return Response.text(405, f"Expecting one of {{ 'GET' }}, but received '{request.method}'")
         tasks = self.task_records
-        frameworks = [
-            {
-                "id": record.framework_id,
-                "name": record.name,
-                "principal": record.principal,
-                "roles": list(record.roles),
-                "active": record.state == "subscribed",
-                "tasks": [t.task_id for t in tasks.values() if t.framework_id == record.framework_id],
-            }
-            for record in self.frameworks.values()
-        ]
-        return Response.json(200, {"id": self.master_id, "version": self.mesos_version, "frameworks": frameworks})
+        return state_answer(request, self.master_id, self.mesos_version, self.frameworks.values(), tasks)
 
-    def _record(self, exchange: _Exchange, answer: Answer) -> None:
+    def _record(self, exchange: Exchange, answer: Answer) -> None:
         request = exchange.request
         stream_id = request.header("Mesos-Stream-Id")
         if isinstance(answer, Streaming):
@@ -588,198 +451,3 @@ class FakeMaster(FakeServer):
         with self._changed:
             self._requests.append(record)
             self._changed.notify_all()
-
-    def _scheduler(self, exchange: _Exchange) -> Answer:
-        checks: Tuple[Callable[[_Exchange], Optional[Answer]], ...] = (
-            self._check_injected_failure,
-            self._check_leadership,
-            self._check_recovery,
-            self._check_authentication,
-            self._check_method,
-            self._check_content_type,
-            self._check_body,
-        )
-        for check in checks:
-            answer = check(exchange)
-            if answer is not None:
-                return answer
-        call, auth = exchange.call, exchange.auth
-        if call is None or auth is None:  # pragma: no cover - the checks above set both
-            raise RuntimeError("a scheduler request passed the checks without a call")
-        if call["type"] == "SUBSCRIBE":
-            return self._subscribe(exchange.request, call, auth)
-        return self._call(exchange.request, call, auth)
-
-    # The checks, in the contract's order; each answers or lets the request through.
-
-    def _check_injected_failure(self, exchange: _Exchange) -> Optional[Answer]:
-        # (unverified: a test fault, not Mesos) First of all, so that a test can fail
-        # any scheduler request, even one a non-leader would redirect.
-        with self._changed:
-            for failure in self._failures:
-                if failure.remaining > 0 and failure.matches(exchange.call_type):
-                    failure.remaining -= 1
-                    self._failures = [f for f in self._failures if f.remaining > 0]
-                    return Response.text(failure.status, failure.body)
-        return None
-
-    def _check_leadership(self, exchange: _Exchange) -> Optional[Answer]:
-        with self._changed:
-            if self._leadership == _FOLLOWER:
-                location = self._leader_location(exchange.request.scheme)
-                return Response(307, b"", [("Location", location)])
-            if self._leadership == _NO_LEADER:
-                return Response.text(503, "No leader elected")
-        return None
-
-    def _check_recovery(self, exchange: _Exchange) -> Optional[Answer]:
-        with self._changed:
-            if self._recovering:
-                return Response.text(503, "Master has not finished recovery")
-        return None
-
-    def _check_authentication(self, exchange: _Exchange) -> Optional[Answer]:
-        # Outside the lock: the verifier is someone else's code.
-        exchange.auth = self._authenticator.authenticate(exchange.request.header("Authorization"))
-        if exchange.auth.ok:
-            return None
-        challenges = [("WWW-Authenticate", challenge) for challenge in self._authenticator.challenges]
-        # (unverified) The body of the 401: libprocess' "Unauthorized." style, no detail.
-        return Response.text(401, "Unauthorized.", challenges)
-
-    @staticmethod
-    def _check_method(exchange: _Exchange) -> Optional[Answer]:
-        method = exchange.request.method
-        if method != "POST":
-            return Response.text(405, f"Expecting one of {{ 'POST' }}, but received '{method}'", [("Allow", "POST")])
-        return None
-
-    @staticmethod
-    def _check_content_type(exchange: _Exchange) -> Optional[Answer]:
-        content_type = exchange.request.header("Content-Type")
-        if content_type is None:
-            return Response.text(400, "Expecting 'Content-Type' to be present")
-        # (unverified) Parameters such as "; charset=utf-8" are tolerated. The fake
-        # speaks JSON only, so application/x-protobuf is refused like any other type.
-        if content_type.split(";")[0].strip().lower() != _JSON:
-            return Response.text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf")
-        return None
-
-    @staticmethod
-    def _check_body(exchange: _Exchange) -> Optional[Answer]:
-        try:
-            call = parse_call(exchange.request.body)
-        except BadCall as exc:
-            return Response.text(400, str(exc))
-        exchange.call = call
-        error = validate_call(call, exchange.principal)
-        if error is not None:
-            return Response.text(400, VALIDATE_PREFIX + error)
-        return None
-
-    # -- SUBSCRIBE ----------------------------------------------------------------------------
-
-    def _subscribe(self, request: Request, call: Dict[str, Any], auth: AuthOutcome) -> Answer:
-        if not _accepts_json(request.header("Accept")):
-            return Response.text(406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'")
-        if request.header("Mesos-Stream-Id") is not None:
-            return Response.text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
-        subscribe = call["subscribe"]
-        info = dict(subscribe["framework_info"])
-        if auth.principal is not None and not info.get("principal"):
-            info["principal"] = auth.principal  # Mesos fills in the authenticated principal
-        framework_id = id_value(call, "framework_id")
-        with self._changed:
-            stream = self._hub.new_stream(str(uuid.uuid4()))
-            # Mesos' order: removed framework, then authorization, then principal change.
-            refusal = (
-                self._cluster.removed_error(framework_id)
-                or self._authorization_error(info)
-                or self._cluster.principal_change_error(framework_id, info)
-            )
-            if refusal is not None:
-                stream.refuse(refusal)
-            else:
-                self._cluster.subscribe(
-                    stream,
-                    info,
-                    framework_id,
-                    auth.recorded_as,
-                    self._master_info(request.scheme),
-                    suppressed=bool(subscribe.get("suppressed_roles")),
-                )
-            self._changed.notify_all()
-        headers = [("Content-Type", _JSON), ("Mesos-Stream-Id", stream.stream_id)]
-        return Streaming(200, headers, lambda out: self._hub.serve(stream, out))
-
-    def _authorization_error(self, info: Mapping[str, Any]) -> Optional[str]:
-        """Strict mode with grants: every role must be granted to the framework's principal."""
-        if self.security_mode != STRICT or self._grants is None:
-            return None
-        roles = framework_roles(info)
-        allowed = self._grants.get(str(info.get("principal") or ""), [])
-        if all(role in allowed for role in roles):
-            return None
-        # Mesos stringifies the role set as "{ a, b }".
-        return "Not authorized to use roles '{ " + ", ".join(sorted(set(roles))) + " }'"
-
-    # -- the other calls --------------------------------------------------------------------------
-
-    def _call(self, request: Request, call: Dict[str, Any], auth: AuthOutcome) -> Answer:
-        framework_id = id_value(call, "framework_id")
-        with self._changed:
-            framework = self._cluster.framework(framework_id)
-            if framework is None:
-                return Response.text(400, "Framework cannot be found")
-            principal = auth.principal
-            if principal is not None and principal != (framework.principal or ""):
-                return Response.text(400, principal_mismatch(principal, framework.principal or ""))
-            if framework.state != SUBSCRIBED or framework.stream is None:
-                return Response.text(403, "Framework is not subscribed")
-            stream_id = request.header("Mesos-Stream-Id")
-            if stream_id is None:
-                return Response.text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
-            if stream_id != framework.stream.stream_id:
-                return Response.text(
-                    400,
-                    f"The stream ID '{stream_id}' included in this request didn't match the stream ID"
-                    f" currently associated with framework ID {framework.framework_id}",
-                )
-            self._dispatch(framework, call)
-            self._changed.notify_all()
-        return Response(202)
-
-    def _dispatch(self, framework: FrameworkState, call: Dict[str, Any]) -> None:
-        kind = call["type"]
-        allocator, tasks = self._cluster.allocator, self._cluster.tasks
-        if kind == "TEARDOWN":
-            self._cluster.teardown(framework)
-        elif kind == "ACCEPT":
-            tasks.accept(framework, call["accept"])
-        elif kind == "DECLINE":
-            allocator.decline(framework, call["decline"])
-        elif kind == "REVIVE":
-            allocator.revive(framework)
-        elif kind == "SUPPRESS":
-            allocator.suppress(framework)
-        elif kind == "KILL":
-            tasks.kill(framework, call["kill"])
-        elif kind == "ACKNOWLEDGE":
-            tasks.acknowledge(framework, call["acknowledge"])
-        elif kind == "RECONCILE":
-            tasks.reconcile(framework, call["reconcile"])
-        elif kind == "MESSAGE":
-            tasks.message(framework, call["message"])
-        # (unverified) SHUTDOWN, REQUEST, inverse offers, operations and UPDATE_FRAMEWORK
-        # are accepted (202) and recorded, but change nothing.
-
-
-def _accepts_json(accept: Optional[str]) -> bool:
-    """An absent Accept allows everything; otherwise one media range must cover JSON."""
-    if accept is None or not accept.strip():
-        return True
-    for media_range in accept.split(","):
-        media = media_range.split(";")[0].strip().lower()
-        if media in (_JSON, "application/*", "*/*"):
-            return True
-    return False

@@ -1,11 +1,13 @@
 """The Mesos releases DC/OS shipped, and which of their master behaviours differ.
 
 A fake master claims to be one of them (``FakeMaster(mesos_version=...)``): ``GET
-/version`` and ``MasterInfo.version`` report it, and task validation uses that
-release's texts and checks. The versions are the ``AC_INIT`` of ``configure.ac`` at
+/version`` and ``MasterInfo.version`` report it, task validation uses that
+release's texts and checks, and ``/master/state.json`` is served only by the
+releases that still route it. The versions are the ``AC_INIT`` of ``configure.ac`` at
 the Mesos commit each DC/OS release pins (apache/mesos). Only the differences the
 fake models are listed; everything else is the same in all seven releases for the
-checks the fake makes (``src/master/validation.cpp`` compared commit by commit).
+checks the fake makes (``src/master/validation.cpp`` and the ``/state`` routes of
+``src/master/master.cpp`` compared commit by commit).
 """
 
 from __future__ import annotations
@@ -53,6 +55,17 @@ class MesosRelease:
         """Task resource ``limits`` and ``share_cgroups`` (``validateResourceLimits``,
         ``validateShareCgroups``) came with 1.10."""
         return self.at_least(1, 10)
+
+    @property
+    def serves_state_json(self) -> bool:
+        """Whether the master still routes ``/master/state.json`` besides ``/master/state``.
+
+        ``Master::initialize`` (``src/master/master.cpp``) routes both to ``Http::state``
+        up to 1.7 (DC/OS 1.10 to 1.12); apache/mesos commit 42551cb5290b ("Removed long
+        ago deprecated endpoints.", in 1.8) dropped ``/state.json``, so from DC/OS 1.13
+        on it is a 404.
+        """
+        return not self.at_least(1, 8)
 
     @property
     def executor_mismatch_suffix(self) -> str:
