@@ -41,6 +41,7 @@ SUBCOMMANDS = (
     "mesos_auth.cli.secret",
     "mesos_auth.cli.login",
     "mesos_auth.cli.doctor",
+    "mesos_auth.cli.permissions",
 )
 
 

@@ -23,7 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from mesos_auth import _http
@@ -56,6 +56,9 @@ from mesos_auth.security_mode import (
 )
 from mesos_auth.tokens import read_expiry
 from mesos_auth.transport import certificate_problem, make_ssl_context, open_connection
+
+if TYPE_CHECKING:
+    from mesos_auth.cli._permission_checks import PermissionInputs
 
 # --------------------------------------------------------------------------
 # Results
@@ -200,6 +203,7 @@ class DoctorContext:
     master: Optional[str] = None
     framework_config: Optional[str] = None
     principal: Optional[str] = None
+    permissions: Optional[PermissionInputs] = None
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
     bootstrap_config: str = BOOTSTRAP_CONFIG_PATH
     node_ca_bundle: str = NODE_CA_BUNDLE
@@ -594,6 +598,13 @@ def check_master_token(ctx: DoctorContext) -> Result:
     return warn(f"the master at {address} answered HTTP {status} ({_first_line(body)})", FIX_MASTER_ADDRESS)
 
 
+def check_permissions(ctx: DoctorContext) -> Result:
+    """8b. The account holds the DC/OS permissions the framework needs (:mod:`mesos_auth.cli._permission_checks`)."""
+    from mesos_auth.cli._permission_checks import check_permissions as check  # it builds on this module
+
+    return check(ctx)
+
+
 # --------------------------------------------------------------------------
 # The list, and running it
 # --------------------------------------------------------------------------
@@ -616,6 +627,7 @@ CHECKS: Tuple[Check, ...] = (
     Check("login", check_login),
     Check("clock", check_clock),
     Check("principal", check_principal),
+    Check("permissions", check_permissions),
     Check("master", check_master),
     Check("master-auth", check_master_token),
 )
@@ -722,6 +734,15 @@ def _tls_handshake(host: str, port: int, bundle: CABundle, timeout: float) -> No
 
 def _principal_from_config(path: Path) -> Tuple[Optional[str], str]:
     """The ``principal`` of a FrameworkInfo JSON file (or of its ``framework_info`` member)."""
+    info, where = read_framework_info(path)
+    principal = info.get("principal")
+    if principal is not None and not isinstance(principal, str):
+        raise ConfigurationError(f"{where}: 'principal' must be a string, not {type(principal).__name__}")
+    return principal, where
+
+
+def read_framework_info(path: Path) -> Tuple[Dict[str, Any], str]:
+    """The FrameworkInfo of a JSON file (the object, or its ``framework_info`` member), and how to name the file."""
     where = f"framework config {path}"
     try:
         info: Any = json.loads(path.read_text(encoding="utf-8"))
@@ -735,10 +756,7 @@ def _principal_from_config(path: Path) -> Tuple[Optional[str], str]:
         info = info["framework_info"]
     if not isinstance(info, dict):
         raise ConfigurationError(f"{where}: expected a JSON object (the FrameworkInfo)")
-    principal = info.get("principal")
-    if principal is not None and not isinstance(principal, str):
-        raise ConfigurationError(f"{where}: 'principal' must be a string, not {type(principal).__name__}")
-    return principal, where
+    return info, where
 
 
 def _master_request(

@@ -15,6 +15,7 @@ from typing import Any, List, TextIO, Tuple
 
 from mesos_auth.cli._checks import Check, DoctorContext, Result, Status, run_checks
 from mesos_auth.cli._common import add_account_options
+from mesos_auth.cli._permission_checks import add_permission_options, inputs_from_args
 
 #: Width of the bracketed labels, so that summaries line up.
 _LABEL_WIDTH = len("[FAIL]")
@@ -26,7 +27,8 @@ def add_parser(subparsers: Any) -> None:
         "doctor",
         help="check the service account setup end to end and say how to fix what is wrong",
         description="Check, in order: the secret, its key, the login endpoint against the security mode, the CA "
-        "bundle, the IAM, the login, the clock, the framework's principal and the master. Exit status 0 when "
+        "bundle, the IAM, the login, the clock, the framework's principal, the DC/OS permissions it needs (with "
+        "--framework-config or --role/--user) and the master. Exit status 0 when "
         "no check failed, 1 otherwise.",
     )
     add_account_options(parser)
@@ -35,9 +37,12 @@ def add_parser(subparsers: Any) -> None:
     )
     principal = parser.add_mutually_exclusive_group()
     principal.add_argument(
-        "--framework-config", metavar="FILE.json", help="a JSON file with the FrameworkInfo, to check its principal"
+        "--framework-config",
+        metavar="FILE.json",
+        help="a JSON file with the FrameworkInfo, to check its principal and the permissions it needs",
     )
     principal.add_argument("--principal", metavar="P", help="the framework's principal, to compare with the uid")
+    add_permission_options(parser)
     parser.add_argument(
         "--timeout", type=float, default=5.0, metavar="SECONDS", help="network timeout per step (default: 5)"
     )
@@ -52,6 +57,7 @@ def context_from_args(args: argparse.Namespace) -> DoctorContext:
         master=args.master,
         framework_config=args.framework_config,
         principal=args.principal,
+        permissions=inputs_from_args(args),
         environ=dict(os.environ),
         timeout=args.timeout,
         debug=bool(getattr(args, "debug", False)),

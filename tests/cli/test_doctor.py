@@ -132,13 +132,18 @@ def test_all_green(
     iam: FakeIAM, master: FakeMaster, ca: TestCA, alice: ServiceAccount, secret: Path, tmp_path: Path, capsys: Any
 ) -> None:
     config = tmp_path / "framework.json"
-    config.write_text(json.dumps({"name": "my-framework", "principal": "alice", "roles": ["*"]}))
-
-    report = run_doctor(capsys, *strict(secret, ca, "--master", master.https_url, "--framework-config", str(config)))
+    config.write_text(json.dumps({"name": "my-framework", "principal": "alice", "role": "*"}))
+    iam.grant_permission("alice", "dcos:mesos:master:framework:role:*", "create")
+    try:
+        report = run_doctor(
+            capsys, *strict(secret, ca, "--master", master.https_url, "--framework-config", str(config))
+        )
+    finally:
+        iam.clear_acls()  # the module's IAM keeps ACLs across reset()
 
     assert report.code == 0
     assert set(report.statuses().values()) == {"ok"}, report.out
-    assert report.out.rstrip().endswith("10 checks: 10 ok, 0 failed, 0 warning(s), 0 skipped")
+    assert report.out.rstrip().endswith("11 checks: 11 ok, 0 failed, 0 warning(s), 0 skipped")
     assert f"found in file {secret}: uid 'alice'" in report.lines["secret"].summary
     assert report.lines["transport"].summary == "strict mode (from --security-mode), https login endpoint"
     assert report.lines["key"].summary == (
@@ -615,7 +620,7 @@ def test_the_real_command_in_a_subprocess(
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert list(parse(done.stdout)) == CHECK_NAMES
-    assert "10 checks: 10 ok, 0 failed" in done.stdout
+    assert "11 checks: 10 ok, 0 failed, 0 warning(s), 1 skipped" in done.stdout
     assert_no_secrets(done.stdout, done.stderr)
 
     iam.remove_account("alice")
