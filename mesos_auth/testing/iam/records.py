@@ -31,7 +31,10 @@ class IAMEvent:
     refused login the credential problem: ``"unknown-uid"``, ``"no-login-token"``,
     ``"malformed"``, ``"bad-algorithm"``, ``"bad-signature"``, ``"not-yet-valid"``,
     ``"expired"``, ``"audience"``, ``"uid-missing"``, ``"uid-mismatch"`` and, only
-    with opt-in strictness, ``"missing-exp"``, ``"too-long"``, ``"replay"``.
+    with opt-in strictness, ``"missing-exp"``, ``"too-long"``, ``"replay"``. The
+    ACL API adds ``"unauthenticated"`` (401: no valid token), ``"forbidden"``
+    (403), ``"unknown-entity"`` (400: unknown rid, uid, gid or grant) and
+    ``"conflict"`` (409), and ``uid`` is then the caller's (from its token).
     ``cause`` says it in words; ``at`` is the fake's clock when the answer was made.
     """
 

@@ -8,7 +8,11 @@ does (``docs/protocol.md``, "The service login and the auth token"):
   account's public key, then the ``uid`` claim) and answers with an RS256
   authentication token ``{"uid", "exp"}`` signed by the fake's own key, in the body
   and in the ``dcos-acs-auth-cookie``;
-- ``GET /acs/api/v1/auth/jwks`` publishes the fake's public key (RFC 7517).
+- ``GET /acs/api/v1/auth/jwks`` publishes the fake's public key (RFC 7517);
+- the ACL API (:mod:`.acl_api`: ``/acs/api/v1/acls...``, ``/users/<uid>/permissions``)
+  for a caller with ``dcos:superuser`` or ``dcos:adminrouter:acs`` full; the
+  permissions themselves are in :mod:`.acls`, and the fake master asks
+  :meth:`FakeIAM.is_allowed`.
 
 Other fakes (the fake Mesos master) check authentication tokens in-process with
 :meth:`FakeIAM.verify_token`, by the fake's clock.
@@ -32,7 +36,6 @@ any ``repr`` or error, ever holds a token or a key.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 from urllib.parse import parse_qs
@@ -42,9 +45,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mesos_auth.account import ServiceAccount
 from mesos_auth.testing._server import Answer, FakeServer, Request, Response, TLSOption, _Handler
 from mesos_auth.testing.iam.accounts import AccountStore, PublicKeyInput
+from mesos_auth.testing.iam.acl_api import ACLApi, match_route
+from mesos_auth.testing.iam.acls import SUPERUSER_RID, ACLEvent, ACLStore
 from mesos_auth.testing.iam.faults import FaultBody, FaultQueue, Latency
 from mesos_auth.testing.iam.login import AUTH_COOKIE, INFO_COOKIE, LoginOutcome, Strictness, service_login
+from mesos_auth.testing.iam.permissions import PermissionsAPI
 from mesos_auth.testing.iam.records import IAMEvent, IAMRecords
+from mesos_auth.testing.iam.settings import Settings, check_lifetime
 from mesos_auth.testing.iam.wire import (
     LoginBody,
     default_options,
@@ -64,6 +71,7 @@ __all__ = [
     "JWKS_PATH",
     "LOGIN_PATH",
     "MAX_LOGIN_TOKEN_LIFETIME",
+    "ACLEvent",
     "FakeIAM",
     "IAMEvent",
 ]
@@ -98,7 +106,7 @@ class _IAMHandler(_Handler):
         return super().date_time_string(timestamp)
 
 
-class FakeIAM(FakeServer):
+class FakeIAM(FakeServer, PermissionsAPI):
     """A fake DC/OS IAM on 127.0.0.1: real HTTP and/or HTTPS, a background thread.
 
     ``tls``: None for plain http; True, a :class:`~mesos_auth.testing.TestCA` or an
@@ -117,6 +125,12 @@ class FakeIAM(FakeServer):
     accepts. The wire answer is still Bouncer's 401; the event's ``reason`` is
     ``"missing-exp"``, ``"too-long"`` or ``"replay"``.
 
+    ``account_reads_own_permissions`` (default True): whether an account may
+    ``GET /acs/api/v1/users/<its uid>/permissions`` with its own token and no IAM
+    permission. The DC/OS docs do not say; Admin Router has a location of its own
+    for that path and the DC/OS UI reads it for every user right after login, so
+    True is the likely answer (unverified). Settable later as an attribute.
+
     Usable as a context manager or with :meth:`start`/:meth:`stop`; a session-wide
     instance is made fit for the next test with :meth:`reset`.
     """
@@ -132,8 +146,9 @@ class FakeIAM(FakeServer):
         key_size: int = 2048,
         refuse_long_lived_login_tokens: bool = False,
         refuse_replayed_login_tokens: bool = False,
+        account_reads_own_permissions: bool = True,
     ) -> None:
-        _check_lifetime(token_lifetime)
+        check_lifetime(token_lifetime)
         if redirect_http_to_https and not (tls and plain_http):
             raise ValueError("redirect_http_to_https needs both listeners: pass tls=... and plain_http=True")
         super().__init__(tls=tls, plain_http=plain_http)
@@ -143,12 +158,22 @@ class FakeIAM(FakeServer):
         self.key_size = key_size
         self.strictness = Strictness(refuse_long_lived_login_tokens, refuse_replayed_login_tokens)
         self._clock = clock
-        self._settings = _Settings(float(token_lifetime))
+        self._settings = Settings(float(token_lifetime))
         self._accounts = AccountStore(key_size)
         self.kid: str = self._accounts.kid
         self._records = IAMRecords()
         self._faults = FaultQueue()
         self._latency = Latency()
+        self.account_reads_own_permissions = account_reads_own_permissions
+        self._acls = ACLStore()
+        self._acl_clock = self.now
+        self._acl_api = ACLApi(
+            self._acls,
+            self.verify_token,
+            lambda: self._accounts.uids,
+            self.now,
+            lambda: self.account_reads_own_permissions,
+        )
 
     def __repr__(self) -> str:
         try:
@@ -172,13 +197,17 @@ class FakeIAM(FakeServer):
         return self.start()
 
     def reset(self) -> None:
-        """Forget everything but the accounts: counters, records, warnings, faults, revocations.
+        """Forget everything but the accounts and the ACLs: counters, records, warnings, faults, revocations.
+
+        ACLs and grants are kept as accounts are (a cluster's configuration, not a
+        test's record); :meth:`clear_acls` forgets them. :attr:`acl_events` is cleared.
 
         Also restores the clock offset, the token lifetime given to the constructor,
         zero latency, and brings a downed server up. Server-thread errors are
         cleared too: call :meth:`check` first.
         """
         self._records.clear()
+        self._acls.clear_events()
         self._accounts.clear_revocations()
         self._settings.reset()
         self._faults.clear()
@@ -224,7 +253,7 @@ class FakeIAM(FakeServer):
 
     @token_lifetime.setter
     def token_lifetime(self, seconds: float) -> None:
-        _check_lifetime(seconds)
+        check_lifetime(seconds)
         self._settings.token_lifetime = float(seconds)
 
     def set_token_lifetime(self, seconds: float) -> None:
@@ -263,13 +292,29 @@ class FakeIAM(FakeServer):
         return account
 
     def remove_account(self, uid: str) -> None:
-        """Delete an account: its logins fail, its tokens say "unknown-account". No error if absent."""
+        """Delete an account: its logins fail, its tokens say "unknown-account". No error if absent.
+
+        Its permissions go with it (unverified: as a database that deletes a user's
+        ACL entries with the user would), so a new account of that uid starts bare.
+        """
         self._accounts.remove(uid)
+        self._acls.forget_user(uid)
 
     @property
     def accounts(self) -> FrozenSet[str]:
         """The uids registered now (a snapshot)."""
         return self._accounts.uids
+
+    def create_superuser(self, uid: str = "bootstrapuser") -> str:
+        """An account (created if missing) with ``dcos:superuser`` full; returns an auth token for it.
+
+        As the first user of a DC/OS Enterprise cluster: what a test uses to drive
+        the ACL API as an operator would.
+        """
+        if uid not in self._accounts.uids:
+            self.create_account(uid, description=f"superuser {uid}")
+        self.grant_permission(uid, SUPERUSER_RID, "full", description="Superuser")
+        return self.issue_token(uid)
 
     # -- authentication tokens -------------------------------------------------------
 
@@ -399,6 +444,9 @@ class FakeIAM(FakeServer):
             injected = self._faults.next_answer()
             if injected is not None:
                 return LoginOutcome(injected, "injected", "FakeIAM.fail_next_logins()")
+        acl_route = match_route(request.path)
+        if acl_route is not None:  # Admin Router's check comes before Bouncer's middleware
+            return self._acl_api.answer(request, acl_route)
         data = read_request_json(request)
         if isinstance(data, Response):
             return LoginOutcome(data, "bad-request", _description_of(data))
@@ -454,42 +502,3 @@ def _uid_of(request: Request) -> Optional[str]:
         return None
     uid = body.get("uid") if isinstance(body, dict) else None
     return uid if isinstance(uid, str) else None
-
-
-class _Settings:
-    """The fake's clock offset and token lifetime, as the test set them; thread-safe."""
-
-    def __init__(self, token_lifetime: float) -> None:
-        self._lock = threading.Lock()
-        self._initial_lifetime = token_lifetime
-        self._token_lifetime = token_lifetime
-        self._clock_offset = 0.0
-
-    @property
-    def clock_offset(self) -> float:
-        with self._lock:
-            return self._clock_offset
-
-    def shift(self, seconds: float) -> None:
-        with self._lock:
-            self._clock_offset += seconds
-
-    @property
-    def token_lifetime(self) -> float:
-        with self._lock:
-            return self._token_lifetime
-
-    @token_lifetime.setter
-    def token_lifetime(self, seconds: float) -> None:
-        with self._lock:
-            self._token_lifetime = seconds
-
-    def reset(self) -> None:
-        with self._lock:
-            self._token_lifetime = self._initial_lifetime
-            self._clock_offset = 0.0
-
-
-def _check_lifetime(seconds: float) -> None:
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds < float("inf"):
-        raise ValueError("token_lifetime must be a positive number of seconds")
