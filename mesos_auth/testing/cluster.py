@@ -11,8 +11,10 @@ without pytest; the pytest plugin (``mesos_auth.testing.pytest_plugin``) and the
 How each mode is laid out (``docs/protocol.md``, "Security modes"):
 
 - ``strict``: the master serves https only (no downgrade) and refuses
-  unauthenticated frameworks; permissions are enforced, so an account must be
-  granted its roles (:meth:`FakeCluster.create_service_account` does it); the
+  unauthenticated frameworks; permissions are enforced: the master asks the IAM's
+  ACLs before a SUBSCRIBE, a launch, a RESERVE, UNRESERVE, CREATE or DESTROY
+  (``mesos_auth.testing.master.authorization``), so an account must be granted
+  them (:meth:`FakeCluster.create_service_account` grants the canonical set); the
   router (and the IAM) answer plain http with Admin Router's redirect to https;
 - ``permissive``: the master serves https and plain http on its one port, as a
   Mesos master with ``LIBPROCESS_SSL_SUPPORT_DOWNGRADE=true`` does, so plain
@@ -50,6 +52,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from mesos_auth._files import PRIVATE_FILE_MODE, write_file
 from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
 from mesos_auth.ca import CA_BUNDLE_ENV
+from mesos_auth.permissions import Permission, required_permissions
 from mesos_auth.security_mode import SECURITY_MODE_ENV, SecurityMode
 from mesos_auth.testing._server import FakeServerError
 from mesos_auth.testing.iam import DEFAULT_TOKEN_LIFETIME, FakeIAM
@@ -59,12 +62,19 @@ from mesos_auth.testing.master.timers import Clock
 from mesos_auth.testing.router import FakeRouter
 from mesos_auth.testing.tls import TestCA
 
-__all__ = ["MASTER_URL_ENV", "FakeCluster"]
+__all__ = ["MASTER_URL_ENV", "FakeCluster", "PermissionLike"]
 
 #: Our own convention (the examples read it): the master a framework should use.
 MASTER_URL_ENV = "MESOS_MASTER_URL"
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+#: A permission to add or leave out: a :class:`~mesos_auth.permissions.Permission` or ``(rid, action)``.
+PermissionLike = Union[Permission, Tuple[str, str]]
+
+#: The Linux user the accounts' tasks run as unless told otherwise: DC/OS strict
+#: mode's default (``security/ent`` "Linux User Accounts") and the SDK's.
+DEFAULT_TASK_USER = "nobody"
 
 
 class FakeCluster:
@@ -149,9 +159,8 @@ class FakeCluster:
                 task_states=task_states,
                 task_state_delay=task_state_delay,
                 failover_timeout=failover_timeout,
-                # An empty grant table: enforced in strict mode, where an account
-                # registers only with the roles create_service_account() granted it.
-                grants={},
+                # The master asks this IAM's ACLs (enforced in strict mode only).
+                authorizer=iam,
                 clock=clock,
             )
             router = FakeRouter(
@@ -242,7 +251,7 @@ class FakeCluster:
             raise FakeServerError("\n".join(problems))
 
     def reset(self) -> None:
-        """Back to a fresh cluster for the next test, keeping accounts and grants.
+        """Back to a fresh cluster for the next test, keeping accounts and permissions.
 
         Resets the IAM (logins, records, faults, revocations, clock shift), the
         master (frameworks, tasks, offers, records, faults) and the router (records,
@@ -321,23 +330,67 @@ class FakeCluster:
         uid: str,
         *,
         roles: Iterable[str] = ("*",),
+        task_user: Union[str, Iterable[str]] = DEFAULT_TASK_USER,
+        extra_permissions: Iterable[PermissionLike] = (),
+        missing_permissions: Iterable[PermissionLike] = (),
         write_secret_to: Optional[PathLike] = None,
     ) -> ServiceAccount:
-        """A service account with a fresh key pair, known to the IAM and granted ``roles``.
+        """A service account with a fresh key pair, known to the IAM and granted what a framework needs.
 
-        The grant matters in strict mode, where the master enforces permissions.
-        With ``write_secret_to`` the secret (the DC/OS JSON, private key included)
-        is written to that file with mode 0600, and :meth:`environment` names the
-        file instead of inlining the JSON.
+        :meth:`grant_permissions` grants the canonical strict-mode set for ``roles``
+        and ``task_user`` (a user, or several), less ``missing_permissions``, plus
+        ``extra_permissions``. The permissions matter in strict mode, where the
+        master enforces them. With ``write_secret_to`` the secret (the DC/OS JSON,
+        private key included) is written to that file with mode 0600, and
+        :meth:`environment` names the file instead of inlining the JSON.
         """
-        role_list = [roles] if isinstance(roles, str) else list(roles)
         account = self._iam.create_account(uid, endpoint=self.login_endpoint)
-        self._master.grant(uid, role_list)
+        self.grant_permissions(
+            uid,
+            roles=roles,
+            task_user=task_user,
+            extra_permissions=extra_permissions,
+            missing_permissions=missing_permissions,
+        )
         with self._lock:
             self._secret_files.pop(uid, None)
         if write_secret_to is not None:
             self.write_secret(account, write_secret_to)
         return account
+
+    def grant_permissions(
+        self,
+        uid: str,
+        *,
+        roles: Iterable[str] = ("*",),
+        task_user: Union[str, Iterable[str]] = DEFAULT_TASK_USER,
+        extra_permissions: Iterable[PermissionLike] = (),
+        missing_permissions: Iterable[PermissionLike] = (),
+    ) -> List[Permission]:
+        """Grant ``uid`` (through the IAM) what a framework with its principal needs; returns what was granted.
+
+        The canonical set (``mesos_auth.permissions.required_permissions`` with
+        reservations and volumes, as the DC/OS SDK's template): for each of ``roles``
+        ``framework:role:<r> create`` and, for roles other than ``*``, ``reservation:role:<r>``
+        and ``volume:role:<r> create``; ``task:user:<u> create`` for each task user;
+        ``reservation:principal:<uid>`` and ``volume:principal:<uid> delete``. Then less
+        ``missing_permissions`` and plus ``extra_permissions`` (each a ``Permission``
+        or ``(rid, action)``). For a framework that subscribes as ``uid``, runs its
+        tasks as one of ``task_user`` and uses ``roles``.
+        """
+        role_list = [roles] if isinstance(roles, str) else [str(role) for role in roles]
+        users = [task_user] if isinstance(task_user, str) else [str(user) for user in task_user]
+        info: Dict[str, Any] = {"principal": uid, "roles": role_list, "capabilities": [{"type": "MULTI_ROLE"}]}
+        canonical = required_permissions(info, task_users=users, reserve=True, volumes=True, principal=uid)
+        left_out = {_as_pair(p) for p in missing_permissions}
+        granted = [p for p in canonical if (p.rid, p.action) not in left_out]
+        for extra in extra_permissions:
+            permission = extra if isinstance(extra, Permission) else Permission(*_as_pair(extra), "granted by the test")
+            if (permission.rid, permission.action) not in {(p.rid, p.action) for p in granted}:
+                granted.append(permission)
+        for permission in granted:
+            self._iam.grant_permission(uid, permission.rid, permission.action, description=permission.why)
+        return granted
 
     def write_secret(self, account: ServiceAccount, path: PathLike) -> Path:
         """Write ``account``'s secret JSON to ``path``, readable by the owner only (0600)."""
@@ -376,3 +429,10 @@ class FakeCluster:
         env[SECURITY_MODE_ENV] = self._mode.value
         env[MASTER_URL_ENV] = self.master_url
         return env
+
+
+def _as_pair(permission: PermissionLike) -> Tuple[str, str]:
+    if isinstance(permission, Permission):
+        return (permission.rid, permission.action)
+    rid, action = permission
+    return (str(rid), str(action))

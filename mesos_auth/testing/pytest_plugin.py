@@ -7,8 +7,13 @@ Fixtures only; nothing starts unless a test asks for one of them:
   cluster URL (the fake Admin Router);
 - ``mesos_iam``, ``mesos_master``, ``mesos_router``: its :class:`FakeIAM`,
   :class:`FakeMaster` and :class:`~mesos_auth.testing.router.FakeRouter`;
-- ``mesos_service_account``: a fresh service account on that cluster, granted
-  the role ``*``, with a uid unique to the test.
+- ``mesos_service_account``: a fresh service account on that cluster, with a uid
+  unique to the test, granted (in the IAM) the canonical strict-mode permissions
+  for the role ``*`` and tasks run as ``nobody`` (``FakeCluster.create_service_account``):
+  ``dcos:mesos:master:framework:role:* create``, ``...:task:user:nobody create`` and
+  the ``reservation:principal`` / ``volume:principal`` ``delete`` of its uid. A test
+  that needs other permissions grants them with ``mesos_iam.grant_permission`` or
+  ``mesos_cluster.grant_permissions``.
 
 Choosing the cluster, by indirect parametrisation::
 
@@ -22,7 +27,7 @@ or by a marker (on a test, a class or a module's ``pytestmark``)::
 
 A parameter overrides the marker, key by key. Clusters that differ only in
 security mode and TLS are started once per session and reset before each test
-(accounts and grants are kept; uids are unique, so tests do not meet). Any other
+(accounts and permissions are kept; uids are unique, so tests do not meet). Any other
 option (``heartbeat_interval``, ``agents``, ``task_states``, ``task_state_delay``,
 ``failover_timeout``, ``allocation_interval``, ``mesos_version``,
 ``token_lifetime``, ``clock``, ``iam_clock``) gives the test a cluster of its own,
@@ -184,7 +189,8 @@ def mesos_router(mesos_cluster: FakeCluster) -> FakeRouter:
 
 @pytest.fixture
 def mesos_service_account(request: pytest.FixtureRequest, mesos_cluster: FakeCluster) -> ServiceAccount:
-    """A new service account on ``mesos_cluster``, granted role ``*``, its uid unique to this test."""
+    """A new service account on ``mesos_cluster``, its uid unique to this test, granted the canonical
+    permissions for role ``*`` and task user ``nobody``."""
     return mesos_cluster.create_service_account(_unique_uid(request.node.name))
 
 

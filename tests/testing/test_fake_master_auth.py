@@ -21,6 +21,7 @@ from mesos_auth.testing.tls import TestCA
 from .test_fake_master_support import (
     CLEAN,
     FRAMEWORK_INFO,
+    ACLStubIAM,
     Client,
     StubIAM,
     serve,
@@ -322,7 +323,7 @@ def test_permissive_anonymous_framework_keeps_its_declared_principal() -> None:
 
 def test_strict_grants_refuse_ungranted_roles_with_an_error_event() -> None:
     grants = {"alice": ["dev"]}
-    with serve(security_mode="strict", iam=StubIAM(), grants=grants) as master:
+    with serve(security_mode="strict", iam=ACLStubIAM(), grants=grants, mesos_version="1.9") as master:
         client = Client(master, authorization=token_header("alice"))
         refused = client.subscribe(dict(FRAMEWORK_INFO, role="prod"))
         assert refused.status == 200
@@ -336,16 +337,42 @@ def test_strict_grants_refuse_ungranted_roles_with_an_error_event() -> None:
         granted = client.subscribe(dict(FRAMEWORK_INFO, role="dev"))
         granted.subscribed()
         assert master.frameworks[str(granted.framework_id)].roles == ("dev",)
-        multi = client.subscribe(dict(FRAMEWORK_INFO, roles=["dev", "ops"]))
+        multi_role = dict(FRAMEWORK_INFO, roles=["ops", "dev"], capabilities=[{"type": "MULTI_ROLE"}])
+        multi = client.subscribe(multi_role)
         assert multi.next_event()["error"]["message"] == "Not authorized to use roles '{ dev, ops }'"
         granted.close()
 
 
 def test_grants_are_not_enforced_in_permissive_mode() -> None:
-    with serve(security_mode="permissive", iam=StubIAM(), grants={}) as master:
+    iam = ACLStubIAM()
+    with serve(security_mode="permissive", iam=iam, grants={}) as master:
         sub = Client(master, authorization=token_header("alice")).subscribe(dict(FRAMEWORK_INFO, role="prod"))
         sub.subscribed()
         sub.close()
+    assert iam.asked == []
+
+
+def test_a_strict_master_whose_iam_only_verifies_tokens_has_no_authorizer() -> None:
+    # Mesos without an authorizer allows every action (``if (authorizer.isNone()) return true;``).
+    with serve(security_mode="strict", iam=StubIAM()) as master:
+        assert master.authorizer is None
+        sub = Client(master, authorization=token_header("alice")).subscribe(dict(FRAMEWORK_INFO, role="prod"))
+        sub.subscribed()
+        sub.close()
+
+
+def test_an_explicit_none_authorizer_allows_everything_even_with_an_acl_iam() -> None:
+    iam = ACLStubIAM()
+    with serve(security_mode="strict", iam=iam, authorizer=None) as master:
+        sub = Client(master, authorization=token_header("alice")).subscribe(dict(FRAMEWORK_INFO, role="prod"))
+        sub.subscribed()
+        sub.close()
+    assert iam.asked == []
+
+
+def test_grants_need_an_authorizer_that_can_grant() -> None:
+    with pytest.raises(TypeError, match="grant_permission"):
+        FakeMaster(security_mode="strict", iam=StubIAM(), grants={"alice": ["*"]})
 
 
 # -- HTTP Basic ------------------------------------------------------------------------------------
@@ -433,7 +460,7 @@ def real_iam() -> Iterator[Any]:
 
 def test_strict_master_with_the_real_fake_iam(real_iam: Any) -> None:
     token = login(real_iam, "svc-framework")
-    with serve(security_mode="strict", iam=real_iam) as master:
+    with serve(security_mode="strict", iam=real_iam, grants={"svc-framework": ["*"]}) as master:
         assert Client(master, authorization="token=not-a-jwt").subscribe().status == 401
         sub = Client(master, authorization=f"token={token}").subscribe()
         sub.subscribed()
@@ -444,7 +471,9 @@ def test_strict_master_with_the_real_fake_iam(real_iam: Any) -> None:
 
 def test_revoked_real_token_fails_the_next_call(real_iam: Any) -> None:
     token = login(real_iam, "svc-framework")
-    with serve(security_mode="strict", iam=real_iam, heartbeat_interval=0.05) as master:
+    with serve(
+        security_mode="strict", iam=real_iam, heartbeat_interval=0.05, grants={"svc-framework": ["*"]}
+    ) as master:
         sub = Client(master, authorization=f"token={token}").subscribe()
         sub.subscribed()
         real_iam.revoke_tokens("svc-framework")

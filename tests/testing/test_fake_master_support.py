@@ -51,6 +51,29 @@ class StubIAM:
         raise TokenRejected("malformed")
 
 
+class ACLStubIAM(StubIAM):
+    """A StubIAM that also keeps ACLs, with FakeIAM's ``is_allowed`` rules in brief: the
+    exact rid or a granted ``:``-prefix of it; ``full`` implies every action."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.granted: Set[Tuple[str, str, str]] = set()
+        self.asked: List[Tuple[str, str, str]] = []
+
+    def grant_permission(self, uid: str, rid: str, action: str, *, description: str = "") -> None:
+        self.granted.add((uid, rid, action))
+
+    def revoke_permission(self, uid: str, rid: str, action: str) -> None:
+        self.granted.discard((uid, rid, action))
+
+    def is_allowed(self, uid: str, rid: str, action: str) -> bool:
+        self.asked.append((uid, rid, action))
+        return any(
+            who == uid and (rid == held or rid.startswith(held + ":")) and what in (action, "full")
+            for who, held, what in self.granted
+        )
+
+
 def token_header(uid: str) -> str:
     return f"token=valid:{uid}"
 

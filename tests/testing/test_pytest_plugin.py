@@ -206,7 +206,9 @@ def test_another_allocation_interval_gives_a_cluster_of_its_own(mesos_cluster, m
 def test_service_accounts_are_unique_and_granted(mesos_cluster, mesos_service_account):
     assert mesos_service_account.uid.startswith("test-service-accounts-are-unique-and-granted-")
     assert mesos_service_account.uid in mesos_cluster.iam.accounts
-    assert mesos_cluster.master.grants[mesos_service_account.uid] == ["*"]
+    held = mesos_cluster.iam.permissions_of(mesos_service_account.uid)
+    assert held["dcos:mesos:master:framework:role:*"] == frozenset({"create"})
+    assert held["dcos:mesos:master:task:user:nobody"] == frozenset({"create"})
     assert mesos_service_account.login_endpoint == mesos_cluster.login_endpoint
     SEEN.setdefault("uids", []).append(mesos_service_account.uid)
 
@@ -275,7 +277,7 @@ def test_b_finds_it_clean(mesos_cluster, mesos_iam, mesos_master, mesos_service_
     assert mesos_iam.login_count == 0 and mesos_iam.events == []
     assert mesos_master.requests == [] and mesos_master.frameworks == {}
     assert SEEN["account"].uid in mesos_iam.accounts  # accounts are kept
-    assert SEEN["account"].uid in mesos_master.grants  # and so are grants
+    assert mesos_iam.permissions_of(SEEN["account"].uid)  # and so are permissions
     assert mesos_iam.verify_token(login(mesos_cluster, mesos_service_account)) == mesos_service_account.uid
     assert not mesos_master.refusing_connections
 

@@ -1,7 +1,7 @@
 """The fake Mesos master, one module per part of what a real master does.
 
-- ``server``: :class:`FakeMaster`: options, life cycle, leadership, grants, faults,
-  and which module answers a request;
+- ``server``: :class:`FakeMaster`: options, life cycle, leadership, its authorizer,
+  faults, and which module answers a request;
 - ``checks``: in which order the master checks a scheduler request;
 - ``scheduler_api``: how it answers SUBSCRIBE and the other calls once checked;
 - ``routes``: ``/version``, ``/master/state`` and (before Mesos 1.8) ``/master/state.json``;
@@ -11,6 +11,8 @@
   over the tables of ``model``;
 - ``allocator``: offers in batches, refuse filters, DECLINE, REVIVE, SUPPRESS;
 - ``tasks``: ACCEPT, launches, executors, task states, KILL, ACKNOWLEDGE, RECONCILE;
+- ``authorization``: what a strict master asks the IAM's ACLs, and Mesos' refusal texts;
+- ``operations``: RESERVE, UNRESERVE, CREATE, DESTROY: ids, authorization, drops;
 - ``validation``: Mesos' checks of offers, tasks, task groups and executors, with its texts;
 - ``versions``: the Mesos releases DC/OS ships and where they differ;
 - ``resources``: agents and scalar resources;

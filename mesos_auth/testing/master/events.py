@@ -88,6 +88,14 @@ def error(message: str) -> JSON:
     return {"type": "ERROR", "error": {"message": message}}
 
 
+def operation_error(operation_id: Any, message: str) -> JSON:
+    """The ``UPDATE_OPERATION_STATUS`` of ``Master::drop`` (Mesos 1.7+): ``OPERATION_ERROR``
+    with the operation's id and the reason, and no uuid, agent or resource provider id
+    (``protobuf::createOperationStatus(OPERATION_ERROR, operation.id(), message)``)."""
+    status: JSON = {"operation_id": operation_id, "state": "OPERATION_ERROR", "message": message}
+    return {"type": "UPDATE_OPERATION_STATUS", "update_operation_status": {"status": status}}
+
+
 def task_status(
     task_id: str,
     state: str,

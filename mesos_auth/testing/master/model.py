@@ -163,7 +163,10 @@ class Model:
         self.tasks: Dict[Tuple[str, str], TaskState] = {}
         self.executors: Dict[ExecutorKey, ExecutorState] = {}
         self.messages: List[JSON] = []
+        #: Operations the fake records without modelling them (RESERVE, CREATE, ... when allowed).
         self.ignored_operations: List[JSON] = []
+        #: Operations the master dropped: ``{"framework_id", "operation", "message"}``.
+        self.dropped_operations: List[JSON] = []
         self.framework_numbers = itertools.count()
         self.offer_numbers = itertools.count()
         self.epoch = 0
@@ -195,6 +198,7 @@ class Model:
         self.executors.clear()
         self.messages.clear()
         self.ignored_operations.clear()
+        self.dropped_operations.clear()
         for agent in self.agents.values():
             agent.restore()
 

@@ -8,27 +8,31 @@ the body validated:
   fills in an unset ``FrameworkInfo.principal``. Refusals arrive on that stream as an
   ERROR event before it closes, in the order of ``Master::subscribe`` and
   ``Master::_subscribe`` (``src/master/master.cpp``): "Framework has been removed"
-  (``validateFramework``), then a failed authorization, then a principal change
+  (``validateFramework``), then a failed authorization (``authorization``: the
+  release's text, "Not authorized to use roles '{ r }'" up to 1.9, "Not authorized
+  to register framework <id> with roles { r }" from 1.10), then a principal change
   ("Changing framework's principal is not allowed.", ``src/master/validation.cpp``).
 - every other call: unknown framework 400, principal mismatch 400, framework not
   subscribed 403, missing or stale ``Mesos-Stream-Id`` 400, then 202, and the call
-  acts on the cluster (``state``, ``allocator``, ``tasks``).
+  acts on the cluster (``state``, ``allocator``, ``tasks``). TEARDOWN is authorized by
+  nothing but that principal check (``Master::Http::scheduler``: ``case TEARDOWN:
+  master->removeFramework(framework); return Accepted();``).
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from mesos_auth.testing._server import Answer, Request, Response, Streaming
-from mesos_auth.testing.master.auth import STRICT, AuthOutcome
+from mesos_auth.testing.master.auth import AuthOutcome
 from mesos_auth.testing.master.calls import id_value, principal_mismatch
 from mesos_auth.testing.master.checks import JSON, accepts_json
-from mesos_auth.testing.master.state import SUBSCRIBED, Cluster, FrameworkState, framework_roles
+from mesos_auth.testing.master.state import SUBSCRIBED, Cluster, FrameworkState
 from mesos_auth.testing.master.streams import StreamHub
 
-__all__ = ["SchedulerAPI", "authorization_error"]
+__all__ = ["SchedulerAPI"]
 
 
 class SchedulerAPI:
@@ -141,17 +145,3 @@ class SchedulerAPI:
             tasks.message(framework, call["message"])
         # (unverified) SHUTDOWN, REQUEST, inverse offers, operations and UPDATE_FRAMEWORK
         # are accepted (202) and recorded, but change nothing.
-
-
-def authorization_error(
-    security_mode: str, grants: Optional[Mapping[str, List[str]]], info: Mapping[str, Any]
-) -> Optional[str]:
-    """Strict mode with grants: every role must be granted to the framework's principal."""
-    if security_mode != STRICT or grants is None:
-        return None
-    roles = framework_roles(info)
-    allowed = grants.get(str(info.get("principal") or ""), [])
-    if all(role in allowed for role in roles):
-        return None
-    # Mesos stringifies the role set as "{ a, b }".
-    return "Not authorized to use roles '{ " + ", ".join(sorted(set(roles))) + " }'"

@@ -8,8 +8,8 @@ KILL, ACKNOWLEDGE, RECONCILE, REVIVE, SUPPRESS, MESSAGE, TEARDOWN) act on it.
 ``GET /version`` answers without authentication, as a real master's does.
 
 This module holds the master together: its options, life cycle, addresses,
-leadership, grants and injected faults, and which module answers a request. The
-parts are modules of their own:
+leadership, its authorizer and injected faults, and which module answers a request.
+The parts are modules of their own:
 
 - ``checks``: in which order the master checks a scheduler request (leadership,
   recovery, authentication, method, Content-Type, body), the first failure answering;
@@ -17,7 +17,9 @@ parts are modules of their own:
 - ``routes``: ``/version``, ``/master/state`` and, in releases before 1.8,
   ``/master/state.json``;
 - ``auth``: who sent a request, per security mode; ``calls``: parsing and validating
-  ``scheduler::Call`` bodies;
+  ``scheduler::Call`` bodies; ``authorization``: what a strict master asks the IAM
+  (SUBSCRIBE, LAUNCH, LAUNCH_GROUP, RESERVE, UNRESERVE, CREATE, DESTROY) and its
+  refusals; ``operations``: dropping refused operations, per release;
 - ``state`` (frameworks), ``allocator`` (offers), ``tasks`` (launches, task states)
   and ``validation`` (Mesos' launch checks), over the tables of ``model``;
   ``resources``: agents and scalar resources;
@@ -38,6 +40,7 @@ import threading
 import uuid
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
+from mesos_auth.permissions.model import register_with_role
 from mesos_auth.testing._server import Answer, FakeServer, Request, Response, Streaming, TLSOption
 from mesos_auth.testing.master.auth import (
     ANONYMOUS_PRINCIPAL,
@@ -48,6 +51,7 @@ from mesos_auth.testing.master.auth import (
     mask_headers,
 )
 from mesos_auth.testing.master.auth import security_mode as normalise_security_mode
+from mesos_auth.testing.master.authorization import MasterAuthorizer, PermissionChecker
 from mesos_auth.testing.master.checks import (
     FOLLOWER,
     LEADER,
@@ -68,7 +72,7 @@ from mesos_auth.testing.master.records import (
 )
 from mesos_auth.testing.master.resources import AgentsOption, AgentSpec, agent_specs
 from mesos_auth.testing.master.routes import STATE_PATH, VERSION_PATH, state_answer, state_path, version_answer
-from mesos_auth.testing.master.scheduler_api import SchedulerAPI, authorization_error
+from mesos_auth.testing.master.scheduler_api import SchedulerAPI
 from mesos_auth.testing.master.snapshots import MasterSnapshots
 from mesos_auth.testing.master.state import Cluster
 from mesos_auth.testing.master.streams import StreamHub
@@ -101,6 +105,9 @@ MESOS_VERSION = DEFAULT_RELEASE.version
 
 DEFAULT_TASK_STATES = ("TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED")
 
+#: ``FakeMaster(authorizer=...)`` left out: the ``iam``, when it can answer ``is_allowed``.
+FROM_IAM: Any = object()
+
 #: 127.0.0.1 as Mesos puts it in ``MasterInfo.ip``: the address in network byte
 #: order read as a little-endian uint32.
 _LOOPBACK_IP = 16777343
@@ -113,8 +120,15 @@ class FakeMaster(MasterSnapshots, FakeServer):
     enum with those values). ``iam``: anything with ``verify_token(token) -> uid``
     raising :class:`~mesos_auth.testing.errors.TokenRejected` (a ``FakeIAM``).
     ``basic_auth``: principal -> secret, plain Mesos HTTP Basic authentication.
-    ``grants``: principal -> roles it may register with, enforced in strict mode
-    only (None: everything allowed). ``agents``: a count of default agents or a
+    ``authorizer``: what a strict master asks before it lets a framework subscribe
+    with its roles, launch tasks as a user, reserve, unreserve, create or destroy
+    volumes (``authorization.py``): anything with ``is_allowed(uid, rid, action)``;
+    by default the ``iam`` when it has that (a ``FakeIAM``: its ACLs, one store);
+    None: no authorizer, and Mesos without one allows everything (so does a strict
+    master whose ``iam`` only verifies tokens). Permissive and disabled masters
+    authorize nothing, as DC/OS enforces ``dcos:mesos`` permissions in strict mode
+    only. ``grants``: principal -> roles, granted through the authorizer
+    (:meth:`grant`) at construction. ``agents``: a count of default agents or a
     list of :class:`AgentSpec` / dicts (``cpus``, ``mem``, ``disk``). Each launched
     task goes through ``task_states``, all at once or, with ``task_state_delay``,
     one state per delay. ``failover_timeout`` overrides the frameworks' own
@@ -145,6 +159,7 @@ class FakeMaster(MasterSnapshots, FakeServer):
         task_state_delay: float = 0.0,
         failover_timeout: Optional[float] = None,
         grants: Optional[Mapping[str, Sequence[str]]] = None,
+        authorizer: Optional[PermissionChecker] = FROM_IAM,
         basic_auth: Optional[Mapping[str, str]] = None,
         offer_refuse_seconds: float = 5.0,
         clock: Optional[Clock] = None,
@@ -160,12 +175,16 @@ class FakeMaster(MasterSnapshots, FakeServer):
         if not allocation_interval > 0:
             raise ValueError("allocation_interval must be positive")
         self.release: MesosRelease = release(mesos_version)
+        if authorizer is FROM_IAM:
+            authorizer = iam if callable(getattr(iam, "is_allowed", None)) else None  # type: ignore[assignment]
+        self.authorizer: Optional[PermissionChecker] = authorizer
+        if grants and not callable(getattr(authorizer, "grant_permission", None)):
+            raise TypeError("grants= needs an authorizer that can grant_permission(uid, rid, action) (a FakeIAM)")
         super().__init__(tls=tls, plain_http=plain_http, ssl_downgrade=ssl_downgrade)
         self.security_mode = mode
         self.iam = iam
         self.heartbeat_interval = float(heartbeat_interval)
         self.master_id = str(uuid.uuid4())
-        self._grants = {p: list(roles) for p, roles in grants.items()} if grants is not None else None
         self._authenticator = Authenticator(mode, iam, basic_auth)
         self._clock: Clock = clock or default_clock
         self._changed = threading.Condition(threading.RLock())
@@ -182,12 +201,17 @@ class FakeMaster(MasterSnapshots, FakeServer):
             heartbeat_interval=self.heartbeat_interval,
             clock=self._clock,
             schedule=self._schedule,
+            authorizer=MasterAuthorizer(authorizer if mode == STRICT else None, self.release),
         )
         self._cluster.start()
         self._hub = StreamHub(self._changed, self.heartbeat_interval, self._cluster.stream_lost, self.record_error)
         self._checks = RequestChecks(self._changed, self._authenticator)
-        self._api = SchedulerAPI(self._changed, self._cluster, self._hub, self._master_info, self._authorization_error)
+        self._api = SchedulerAPI(
+            self._changed, self._cluster, self._hub, self._master_info, self._cluster.authorizer.subscribe_refusal
+        )
         self._requests: List[RecordedRequest] = []
+        for principal, roles in (grants or {}).items():
+            self.grant(principal, roles)
 
     def __repr__(self) -> str:
         return f"<FakeMaster {self.security_mode} {self.url}>"
@@ -304,35 +328,28 @@ class FakeMaster(MasterSnapshots, FakeServer):
     # -- permissions -------------------------------------------------------------------
 
     def grant(self, principal: str, roles: Iterable[str]) -> None:
-        """Allow ``principal`` to register with ``roles`` (added to what it has), from now on.
+        """Let ``principal`` register with ``roles`` from now on: ``dcos:mesos:master:framework:role:<r>
+        create`` for each, granted through the authorizer (the IAM), the one store of permissions.
 
-        Grants are enforced in strict mode only. A master made without ``grants``
-        allows everything; its first grant starts a table, so from then on only
-        granted principals register with those roles. :meth:`reset` keeps grants.
+        A convenience for SUBSCRIBE only: launching tasks needs ``task:user:<u>`` too
+        (``FakeCluster.create_service_account`` grants the whole canonical set). A
+        TypeError when the master has no authorizer that can ``grant_permission``.
         """
         if not isinstance(principal, str) or not principal:
             raise ValueError("principal must be a non-empty string")
         if isinstance(roles, str):
             raise TypeError("roles must be a collection of role names, not a single string")
-        added = [str(role) for role in roles]
+        grant_permission = getattr(self.authorizer, "grant_permission", None)
+        if not callable(grant_permission):
+            raise TypeError(
+                "grant() needs an authorizer that can grant_permission(uid, rid, action) (a FakeIAM); "
+                f"this master's is {type(self.authorizer).__name__}"
+            )
+        for role in [str(role) for role in roles]:
+            permission = register_with_role(role)
+            grant_permission(principal, permission.rid, permission.action)
         with self._changed:
-            if self._grants is None:
-                self._grants = {}
-            held = self._grants.setdefault(principal, [])
-            held.extend(role for role in added if role not in held)
             self._changed.notify_all()
-
-    @property
-    def grants(self) -> Optional[Dict[str, List[str]]]:
-        """Principal -> roles it may register with (a copy); None when everything is allowed."""
-        with self._changed:
-            if self._grants is None:
-                return None
-            return {principal: list(roles) for principal, roles in self._grants.items()}
-
-    def _authorization_error(self, info: Mapping[str, Any]) -> Optional[str]:
-        """The refusal of a SUBSCRIBE by grants (called under the lock), or None."""
-        return authorization_error(self.security_mode, self._grants, info)
 
     # -- faults ------------------------------------------------------------------------
 

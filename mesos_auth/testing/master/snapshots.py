@@ -93,6 +93,13 @@ class MasterSnapshots:
         with self._changed:
             return [dict(m) for m in self._cluster.model.messages]
 
+    @property
+    def dropped_operations(self) -> List[Dict[str, Any]]:
+        """Operations the master dropped (refused RESERVE, UNRESERVE, CREATE, DESTROY, or an
+        ``id`` the release does not take): ``{"framework_id", "operation", "message"}``."""
+        with self._changed:
+            return [dict(d) for d in self._cluster.model.dropped_operations]
+
     def calls_of_type(self, call_type: str) -> List[RecordedRequest]:
         kind = call_type.upper()
         return [r for r in self.requests if r.call_type == kind]

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 from mesos_auth.testing.master import events
 from mesos_auth.testing.master.allocator import Allocator
+from mesos_auth.testing.master.authorization import MasterAuthorizer
 from mesos_auth.testing.master.model import (
     DISCONNECTED,
     REMOVED,
@@ -56,8 +57,10 @@ class Cluster:
         heartbeat_interval: float,
         clock: Callable[[], float],
         schedule: Callable[[float, Action], None],
+        authorizer: MasterAuthorizer,
     ) -> None:
         self.master_id = master_id
+        self.authorizer = authorizer
         self._failover_timeout = failover_timeout
         self._heartbeat_interval = float(heartbeat_interval)
         self.model = Model(master_id=master_id, agents=agents, clock=clock, schedule=schedule)
@@ -65,7 +68,12 @@ class Cluster:
             self.model, allocation_interval=allocation_interval, default_refuse_seconds=offer_refuse_seconds
         )
         self.tasks = Tasks(
-            self.model, self.allocator, release=release, task_states=task_states, task_state_delay=task_state_delay
+            self.model,
+            self.allocator,
+            release=release,
+            task_states=task_states,
+            task_state_delay=task_state_delay,
+            authorizer=authorizer,
         )
 
     def start(self) -> None:

@@ -10,13 +10,18 @@ ACCEPT follows ``Master::accept`` and ``Master::_accept`` (``src/master/master.c
 2. the resources of every operation are checked before any launch
    (``validateAndUpgradeResources``); a failing LAUNCH gives each of its tasks
    TASK_ERROR REASON_TASK_INVALID, a failing LAUNCH_GROUP REASON_TASK_GROUP_INVALID;
-   so does an operation with an ``id`` ("The `id` field cannot be set on LAUNCH
-   operations");
+   so does an operation with an ``id`` (1.5+, the release's text, ``operations``),
+   and other operations with an ``id`` are dropped where the release does;
 3. a LAUNCH executor without ``framework_id`` gets the framework's; a task of a
    LAUNCH_GROUP without ``executor`` gets the group's;
-4. the offers are used up; each task of a LAUNCH is validated on its own against
-   what is left (TASK_ERROR, REASON_TASK_INVALID, Mesos' text as the message), a
-   task group as a whole (every task TASK_ERROR, REASON_TASK_GROUP_INVALID);
+4. the offers are used up; the operations run in order. Each task of a LAUNCH is
+   authorized (``authorization``: refused, TASK_ERROR REASON_TASK_UNAUTHORIZED and
+   its resources stay unused), then validated on its own against what is left
+   (TASK_ERROR, REASON_TASK_INVALID, Mesos' text as the message); a task group is
+   authorized task by task (any refused: every task TASK_ERROR
+   REASON_TASK_GROUP_UNAUTHORIZED), then validated as a whole (REASON_TASK_GROUP_INVALID);
+   RESERVE, UNRESERVE, CREATE and DESTROY are authorized and dropped when refused
+   (``operations``);
 5. an executor new on the agent is added and its resources charged once, with
    the first task that names it; the tasks are added (TASK_STAGING);
 6. what is left goes back with the ACCEPT's ``filters`` (``recoverResources``),
@@ -27,7 +32,8 @@ Master-made updates carry SOURCE_MASTER and no uuid, so nothing acknowledges the
 (unverified) Executors are not run: an executor ends, and its resources come
 back, when its last task is terminal, as the agent reports a default executor
 that exits after its tasks; a custom executor may live longer on a real cluster.
-Operations other than LAUNCH and LAUNCH_GROUP are recorded and otherwise ignored.
+Operations other than LAUNCH and LAUNCH_GROUP are recorded and otherwise ignored
+once authorized (``operations``).
 """
 
 from __future__ import annotations
@@ -38,8 +44,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from mesos_auth.testing.master import events
 from mesos_auth.testing.master.allocator import Allocator
+from mesos_auth.testing.master.authorization import MasterAuthorizer
 from mesos_auth.testing.master.calls import as_list, field_of, id_value, operation_tasks
 from mesos_auth.testing.master.model import ExecutorState, FrameworkState, Model, TaskState
+from mesos_auth.testing.master.operations import LAUNCHES, Operations
 from mesos_auth.testing.master.resources import Resources
 from mesos_auth.testing.master.validation import (
     LaunchContext,
@@ -52,8 +60,6 @@ from mesos_auth.testing.master.validation import (
 from mesos_auth.testing.master.versions import MesosRelease
 
 JSON = Dict[str, Any]
-
-_LAUNCHES = ("LAUNCH", "LAUNCH_GROUP")
 
 
 def _task_id(task: JSON) -> str:
@@ -77,10 +83,13 @@ class Tasks:
         release: MesosRelease,
         task_states: Sequence[str],
         task_state_delay: float,
+        authorizer: MasterAuthorizer,
     ) -> None:
         self._model = model
         self._allocator = allocator
         self._release = release
+        self._authorizer = authorizer
+        self._operations = Operations(model, release, authorizer)
         self._task_states = tuple(task_states)
         self._task_state_delay = float(task_state_delay)
 
@@ -108,7 +117,7 @@ class Tasks:
             elif operation.get("type") == "LAUNCH_GROUP":
                 available = self._launch_group(framework, agent_id, operation, available, launched)
             else:
-                model.ignored_operations.append(dict(operation))
+                self._operations.apply(framework, operation)
         # The unused rest goes back before any task reports, as on a real cluster
         # where agents answer long after the master handled the ACCEPT.
         refuse = self._allocator.refuse_seconds(accept.get("filters"))
@@ -126,7 +135,7 @@ class Tasks:
         state = "TASK_DROPPED" if framework.partition_aware else "TASK_LOST"
         message = "Task launched with invalid offers: " + error
         for operation in operations:
-            if operation.get("type") not in _LAUNCHES:
+            if operation.get("type") not in LAUNCHES:
                 self._model.ignored_operations.append(dict(operation))
                 continue
             for task in operation_tasks(operation):
@@ -138,12 +147,14 @@ class Tasks:
         kept: List[JSON] = []
         for operation in operations:
             kind = operation.get("type")
-            if kind not in _LAUNCHES:
-                kept.append(operation)
+            if kind not in LAUNCHES:
+                dropped = self._operations.id_error(operation)
+                if dropped is None:
+                    kept.append(operation)
+                else:
+                    self._operations.drop(framework, operation, dropped)
                 continue
-            error = operation_resources_error(operation)
-            if error is None and "id" in operation:
-                error = f"The `id` field cannot be set on {kind} operations"
+            error = operation_resources_error(operation) or self._operations.id_error(operation)
             if error is not None:
                 for task in operation_tasks(operation):
                     self._refuse_task(framework, task, error, _invalid_reason(operation))
@@ -176,8 +187,12 @@ class Tasks:
     def _launch(
         self, framework: FrameworkState, agent_id: str, operation: JSON, available: Resources, launched: List[TaskState]
     ) -> Resources:
-        """One LAUNCH: each task valid or not on its own; returns what is left."""
+        """One LAUNCH: each task authorized, then valid or not, on its own; returns what is left."""
         for task in operation_tasks(operation):
+            refusal = self._authorizer.launch_refusal(framework.info, task)
+            if refusal is not None:
+                self._refuse_task(framework, task, refusal, "REASON_TASK_UNAUTHORIZED")
+                continue
             error = task_error(task, self._context(framework, agent_id, available))
             if error is not None:
                 self._refuse_task(framework, task, error, "REASON_TASK_INVALID")
@@ -191,14 +206,18 @@ class Tasks:
     def _launch_group(
         self, framework: FrameworkState, agent_id: str, operation: JSON, available: Resources, launched: List[TaskState]
     ) -> Resources:
-        """One LAUNCH_GROUP: all tasks or none; returns what is left."""
+        """One LAUNCH_GROUP: all tasks or none, authorized then valid; returns what is left."""
         tasks = operation_tasks(operation)
         executor = field_of(operation, "launch_group", "executor")
         executor = executor if isinstance(executor, dict) else {}
-        error = task_group_error(tasks, executor, self._context(framework, agent_id, available))
+        reason = "REASON_TASK_GROUP_UNAUTHORIZED"
+        error = self._authorizer.launch_group_refusal(framework.info, tasks)
+        if error is None:
+            reason = "REASON_TASK_GROUP_INVALID"
+            error = task_group_error(tasks, executor, self._context(framework, agent_id, available))
         if error is not None:
             for task in tasks:
-                self._refuse_task(framework, task, error, "REASON_TASK_GROUP_INVALID")
+                self._refuse_task(framework, task, error, reason)
             return available
         consumed = self._add_executor(framework, agent_id, executor)
         for task in tasks:

@@ -68,6 +68,35 @@ class MesosRelease:
         return not self.at_least(1, 8)
 
     @property
+    def approver_texts(self) -> bool:
+        """1.10 on, authorization is synchronous (``ObjectApprovers``) and refusals say
+        what was asked, through ``operator<<(ActionObject)`` of ``src/master/authorization.cpp``
+        ("Not authorized to register framework <id> with roles { r }", "Principal 'p' no
+        authorized to ..."); before, ``master.cpp`` had texts of its own ("Not authorized to
+        use roles '{ r }'", "Not authorized to launch as user 'u'", ...)."""
+        return self.at_least(1, 10)
+
+    @property
+    def operation_ids(self) -> bool:
+        """``Offer.Operation.id`` exists from 1.5 (``include/mesos/v1/mesos.proto``); 1.4's
+        JSON parser skips the unknown field (stout ``protobuf::parse`` looks fields up by name)."""
+        return self.at_least(1, 5)
+
+    @property
+    def operation_feedback(self) -> bool:
+        """1.7 on, ``Master::drop`` sends an HTTP framework OPERATION_ERROR for a dropped
+        operation that has an ``id``; 1.4 and 1.5 only log ("There is no direct feedback")."""
+        return self.at_least(1, 7)
+
+    @property
+    def agent_operation_feedback(self) -> bool:
+        """Whether the release's agents advertise AGENT_OPERATION_FEEDBACK (with
+        RESOURCE_PROVIDER), so that an operation with an ``id`` on default agent resources
+        gets past ``Master::accept``: 1.8 on (``AGENT_CAPABILITIES()`` of
+        ``src/slave/constants.cpp``). 1.7 drops it ("... not managed by a resource provider")."""
+        return self.at_least(1, 8)
+
+    @property
     def executor_mismatch_suffix(self) -> str:
         """The end of the first line of "ExecutorInfo is not compatible ..." (1.4 had a stray ")")."""
         return "." if self.at_least(1, 5) else ")."
