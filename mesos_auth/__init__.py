@@ -27,6 +27,7 @@ from mesos_auth.errors import (
     MesosAuthError,
     NoServiceAccountError,
     NotConnectedError,
+    PermissionDeniedError,
     PermissionRefusedError,
     PrincipalMismatchError,
     ResponseTooLargeError,
@@ -42,6 +43,7 @@ from mesos_auth.errors import (
 )
 from mesos_auth.iam import IAMClient
 from mesos_auth.login_token import make_login_token
+from mesos_auth.permissions import Permission, required_permissions
 from mesos_auth.requests_auth import DCOSAuth, DCOSSession
 from mesos_auth.retry import RetryPolicy
 from mesos_auth.security_mode import SecurityMode, detect_security_mode
@@ -93,6 +95,8 @@ __all__ = [
     "MesosAuthError",
     "NoServiceAccountError",
     "NotConnectedError",
+    "Permission",
+    "PermissionDeniedError",
     "PermissionRefusedError",
     "PrincipalMismatchError",
     "ResponseTooLargeError",
@@ -115,6 +119,7 @@ __all__ = [
     "create_driver",
     "detect_security_mode",
     "make_login_token",
+    "required_permissions",
     "resolve_ca_bundle",
     "resolve_service_account",
 ]

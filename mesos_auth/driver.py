@@ -23,6 +23,10 @@ cannot serve a DC/OS cluster (``docs/protocol.md``, "pymesos 0.3.15"):
   error that ``join()`` and ``run()`` raise in the caller's thread and the
   scheduler is told about. No TEARDOWN is sent on any of these paths, and nothing
   is ever raised into the main thread asynchronously;
+- missing permissions named: a task, task group or operation the master refused
+  for lack of a DC/OS permission reaches ``statusUpdate`` / ``operationStatusUpdate``
+  as sent, and then the scheduler's ``permissionDenied`` with the permission and
+  its grant command (:mod:`mesos_auth.permission_events`);
 - bounds on everything: a call takes at most ``call_timeout`` in all, the event
   stream is judged silent per event (not per read), an event is at most
   ``max_event_size`` bytes, an error body is read up to a small cap, and
@@ -73,6 +77,7 @@ from mesos_auth.errors import (
 )
 from mesos_auth.leaders import ClusterMembers
 from mesos_auth.master_uri import MasterAddress, follow_redirect, is_zookeeper, parse_master, parse_masters
+from mesos_auth.permission_events import permission_denied_in
 from mesos_auth.recordio import DEFAULT_MAX_RECORD
 from mesos_auth.retry import RetryPolicy
 from mesos_auth.security_mode import SecurityMode, detect_security_mode
@@ -719,10 +724,16 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self._started = False
         self._stopping.set()
         self._stop_event.set()
+        if isinstance(exc, PermissionRefusedError):
+            self._callback("permissionDenied", exc)
         if isinstance(exc, (PermissionRefusedError, PrincipalMismatchError)):
             self._notify_auth_failure(exc)  # a 401 (AuthenticationFailedError) was told as it came
-        from_error_event = isinstance(exc, SubscriptionRefusedError) and exc.status == 0
-        if not from_error_event:  # an ERROR event was already passed to error() by pymesos
+        told = (
+            isinstance(exc, SubscriptionRefusedError)
+            and exc.status == 0
+            and not isinstance(exc, PermissionRefusedError)
+        )
+        if not told:  # other ERROR events were already passed to error() by pymesos
             self._callback("error", str(exc))
 
     def _subscribe(self, address: MasterAddress, subscription: _Subscription) -> None:
@@ -812,7 +823,9 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 server_text(subscribed.framework_id, 100),
                 f" (principal {self._framework.get('principal')!r})" if self._framework.get("principal") else "",
             )
-        message = error_message(event) if kind == "ERROR" else ""
+        refusal = self._refusal(error_message(event)) if kind == "ERROR" else None
+        if isinstance(refusal, PermissionRefusedError):
+            raise refusal  # fatal: _fail tells error() with the permission named, not pymesos' bare text
         handled = kind.lower()
         if handled != "heartbeat" and (handled not in event or getattr(self, f"on_{handled}", None) is None):
             # pymesos would log the whole event, as the master sent it; we say what it was.
@@ -826,8 +839,35 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             logger.exception("the scheduler's %s callback raised; the driver goes on", server_text(kind, 40))
         if kind == "SUBSCRIBED" and self.token_provider is not None:
             self._callback("authenticated", self.token_provider.uid)
-        if kind == "ERROR":
-            raise error_event(message, master=self._master_url, principal=str(self._framework.get("principal", "")))
+        if kind in ("UPDATE", "UPDATE_OPERATION_STATUS"):
+            self._tell_permission_denied(event)  # after statusUpdate/operationStatusUpdate got it as sent
+        if refusal is not None:
+            raise refusal
+
+    def _refusal(self, message: str) -> SubscriptionRefusedError:
+        principal = str(self._framework.get("principal", ""))
+        return error_event(
+            message, master=self._master_url, principal=principal, framework_info=self._framework, uid=self._uid
+        )
+
+    @property
+    def _uid(self) -> str:
+        """The account a missing permission is granted to: the token's uid, else the framework's principal."""
+        if self.token_provider is not None:
+            return self.token_provider.uid
+        return str(self._framework.get("principal") or "")
+
+    def _tell_permission_denied(self, event: Dict[str, Any]) -> None:
+        principal = self._framework.get("principal")
+        denied = permission_denied_in(
+            event,
+            framework_info=self._framework,
+            principal=str(principal) if principal else None,
+            uid=self._uid,
+            master=self._master_url,
+        )
+        if denied is not None:
+            self._callback("permissionDenied", denied)
 
     def _close_stream(self) -> None:
         with self._stream_lock:

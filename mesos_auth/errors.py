@@ -19,9 +19,12 @@ token and of control characters (:mod:`mesos_auth._redact`) before it is stored.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 from mesos_auth._redact import safe_url, server_text
+
+if TYPE_CHECKING:
+    from mesos_auth.permissions import Permission
 
 
 class MesosAuthError(Exception):
@@ -324,20 +327,136 @@ class SubscriptionRefusedError(MesosAuthError):
         super().__init__(f"master {self.master} refused the framework with {how}: {self.message}")
 
 
-class PermissionRefusedError(SubscriptionRefusedError):
-    """The principal is not allowed to do what the framework asked (e.g. register with a role)."""
+class PermissionDeniedError(MesosAuthError):
+    """The master refused something for lack of a DC/OS permission (strict mode).
 
-    def __init__(self, message: str, *, master: str = "", principal: str = "") -> None:
-        self.principal = principal
-        super().__init__(message, master=master)
-        self.args = (
-            f"master {self.master} refused the framework: {self.message}. Grant the service account "
-            f"{principal!r} the permission it lacks (e.g. dcos:mesos:master:framework:role:<role> create), "
-            "or register with a role it may use",
+    Made by the driver from what Mesos sends when its authorizer says no: a
+    ``TASK_ERROR`` update with reason ``REASON_TASK_UNAUTHORIZED`` or
+    ``REASON_TASK_GROUP_UNAUTHORIZED`` (LAUNCH, LAUNCH_GROUP), an ``OPERATION_ERROR``
+    operation status (RESERVE, UNRESERVE, CREATE, DESTROY, ... with an operation id,
+    Mesos 1.7+), or an ``ERROR`` event refusing SUBSCRIBE
+    (:class:`PermissionRefusedError`). Given to the scheduler's ``permissionDenied``.
+
+    - ``permission``: the missing :class:`~mesos_auth.permissions.Permission`, or
+      None when the master's text does not say (an authorizer failure, a text of a
+      release mesos-auth does not know);
+    - ``mesos_message``: the master's text (capped, cleaned);
+    - ``uid``: the account the grant command is for;
+    - ``task_id`` / ``operation_id``: what was refused, where known;
+    - ``grant_command``: ``dcos security org users grant <uid> <rid> <action>``, or None.
+    """
+
+    def __init__(
+        self,
+        mesos_message: str,
+        *,
+        permission: Optional[Permission] = None,
+        uid: str = "",
+        task_id: Optional[str] = None,
+        operation_id: Optional[str] = None,
+        master: str = "",
+    ) -> None:
+        self.mesos_message = server_text(mesos_message)
+        self.permission = permission
+        self.uid = uid
+        self.task_id = server_text(task_id, 200) if task_id is not None else None
+        self.operation_id = server_text(operation_id, 200) if operation_id is not None else None
+        self.master = safe_url(master)
+        # Not super(): in PermissionRefusedError the next class is SubscriptionRefusedError,
+        # whose __init__ would rebuild the message from ours.
+        MesosAuthError.__init__(self, self._describe())
+
+    @property
+    def grant_command(self) -> Optional[str]:
+        """The DC/OS CLI command that grants the missing permission, or None when it is not known."""
+        if self.permission is None:
+            return None
+        return _grant_command(self.permission, self.uid)
+
+    def _subject(self) -> str:
+        if self.task_id is not None:
+            return f"task {self.task_id!r}"
+        if self.operation_id is not None:
+            return f"operation {self.operation_id!r}"
+        return "a call"
+
+    def _describe(self) -> str:
+        where = f"master {self.master}" if self.master else "the master"
+        said = self.mesos_message or "no details"
+        return f"{where} refused {self._subject()} for lack of a permission ({said}). " + _lacks(
+            (self.permission,) if self.permission is not None else (), self.uid
         )
 
-    def __str__(self) -> str:
-        return str(self.args[0])
+
+class PermissionRefusedError(PermissionDeniedError, SubscriptionRefusedError):
+    """The master refused SUBSCRIBE for lack of a permission (e.g. to register with a role): fatal.
+
+    Mesos answers such a SUBSCRIBE with ``200`` and one ``ERROR`` event (apache/mesos
+    ``src/master/master.cpp``, ``Master::subscribe`` / ``checkSubscribeAuthorization``);
+    the driver stops with this error. ``permissions`` holds every permission the text
+    points at: Mesos names all the roles asked for, not the one that is missing, so
+    any of them may be the one (granting one that is held already changes nothing).
+    ``permission`` is the first of them; ``grant_commands`` their grant commands.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        master: str = "",
+        principal: str = "",
+        permissions: Sequence[Permission] = (),
+        uid: str = "",
+    ) -> None:
+        self.principal = principal
+        self.permissions: Tuple[Permission, ...] = tuple(permissions)
+        self.message = server_text(message)
+        self.status = 0
+        super().__init__(
+            message,
+            permission=self.permissions[0] if self.permissions else None,
+            uid=uid or principal,
+            master=master,
+        )
+
+    @property
+    def grant_commands(self) -> Tuple[str, ...]:
+        return tuple(_grant_command(p, self.uid) for p in self.permissions)
+
+    def _describe(self) -> str:
+        account = f"the service account {self.uid!r}" if self.uid else "the framework's principal"
+        return f"master {self.master} refused the framework: {self.message}. " + _lacks(
+            self.permissions,
+            self.uid,
+            fallback=f"Grant {account} the permission it lacks (the master's text does not name it; the DC/OS "
+            f"audit log does: {AUDIT_LOG_HINT}), or register with a role it may use",
+        )
+
+
+#: Where DC/OS writes authorization denials (DC/OS docs, security/ent/service-auth/custom-service-auth).
+AUDIT_LOG_HINT = 'journalctl -u "dcos-*" | grep audit | grep deny'
+#: Placeholder for the account in a grant command when the uid is not known.
+UNKNOWN_UID = "<service-account-id>"
+
+
+def _grant_command(permission: Permission, uid: str) -> str:
+    return server_text(permission.grant_command(uid or UNKNOWN_UID), 600)
+
+
+def _lacks(permissions: Sequence[Permission], uid: str, *, fallback: str = "") -> str:
+    """The sentence naming the missing permission(s) and how to grant them."""
+    account = f"The service account {uid!r}" if uid else "The service account"
+    if not permissions:
+        return (
+            fallback
+            or "Which permission is missing is not in the master's text; the DC/OS audit log names it "
+            f"({AUDIT_LOG_HINT})"
+        )
+    names = ", ".join(server_text(f"{p.rid} {p.action}", 300) for p in permissions)
+    commands = "; ".join(_grant_command(p, uid) for p in permissions)
+    if len(permissions) == 1:
+        return f"{account} lacks the permission {names}. Grant it with: {commands}"
+    return f"{account} lacks one or more of the permissions {names}. Grant them with: {commands}"
 
 
 class AuthenticationFailedError(MesosAuthError):

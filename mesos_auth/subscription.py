@@ -11,7 +11,8 @@ of plain values, so the meaning is tested apart from any socket:
 - anything else (503 while no leader is elected or the master recovers, 5xx) may
   heal (:class:`Retryable`).
 
-An ERROR event on an open stream is a refusal too (:func:`error_event`).
+An ERROR event on an open stream is a refusal too (:func:`error_event`); one that
+refuses a permission names it and the command that grants it.
 
 What the master sends is input from the network and is checked as such: a
 record that is not a JSON object (not UTF-8, not JSON, nested too deeply, empty,
@@ -28,7 +29,7 @@ import json
 import math
 import socket
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional
 
 from mesos_auth._deadline import Deadline
 from mesos_auth._redact import server_text
@@ -40,6 +41,7 @@ from mesos_auth.errors import (
     SubscriptionRefusedError,
 )
 from mesos_auth.master_uri import MasterAddress, follow_redirect
+from mesos_auth.permission_events import subscription_refusal
 from mesos_auth.recordio import DEFAULT_MAX_RECORD, RecordIODecoder, RecordIOError
 
 _PRINCIPAL_MISMATCH = "does not match principal"
@@ -92,11 +94,29 @@ def check_subscribe_answer(
     raise Retryable(f"HTTP {status} {server_text(text, 100)}")
 
 
-def error_event(message: str, *, master: str, principal: str) -> SubscriptionRefusedError:
-    """What an ERROR event means: a refused permission, or another final refusal."""
+def error_event(
+    message: str,
+    *,
+    master: str,
+    principal: str,
+    framework_info: Optional[Mapping[str, Any]] = None,
+    uid: str = "",
+) -> SubscriptionRefusedError:
+    """What an ERROR event means: a refused permission, or another final refusal.
+
+    A refusal whose text names the permission (:mod:`mesos_auth.permission_events`)
+    carries it and its grant command for ``uid`` (the principal by default); other
+    authorization texts (``Authorization failure: ...``) are permission refusals
+    without a named permission.
+    """
+    refusal = subscription_refusal(
+        message, framework_info=framework_info or {}, principal=principal, uid=uid or principal, master=master
+    )
+    if refusal is not None:
+        return refusal
     lowered = message.lower()
     if "authoriz" in lowered or ("not allowed" in lowered and "role" in lowered):
-        return PermissionRefusedError(message, master=master, principal=principal)
+        return PermissionRefusedError(message, master=master, principal=principal, uid=uid)
     return SubscriptionRefusedError(message, master=master)
 
 

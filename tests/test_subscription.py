@@ -61,3 +61,38 @@ def test_error_events() -> None:
     assert isinstance(permission, PermissionRefusedError) and "svc" in str(permission)
     changed = error_event("Changing framework's principal is not allowed.", master="m", principal="svc")
     assert type(changed) is SubscriptionRefusedError
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Not authorized to use roles '{ dev, ops }'",  # DC/OS 1.10-2.0 (Master::subscribe)
+        "Not authorized to register framework  with roles { dev, ops }",  # DC/OS 2.1-2.2 (checkSubscribeAuthorization)
+    ],
+)
+def test_a_role_refusal_names_each_role_permission_and_grant_command(message: str) -> None:
+    framework = {"roles": ["dev", "ops"], "capabilities": [{"type": "MULTI_ROLE"}], "principal": "svc"}
+    refused = error_event(message, master="https://m:5050", principal="svc", framework_info=framework)
+    assert isinstance(refused, PermissionRefusedError) and refused.status == 0 and refused.message == message
+    assert [str(p) for p in refused.permissions] == [
+        "dcos:mesos:master:framework:role:dev create",
+        "dcos:mesos:master:framework:role:ops create",
+    ]
+    assert refused.grant_commands == (
+        "dcos security org users grant svc dcos:mesos:master:framework:role:dev create",
+        "dcos security org users grant svc dcos:mesos:master:framework:role:ops create",
+    )
+    assert all(command in str(refused) for command in refused.grant_commands)
+
+
+def test_the_grant_command_is_for_the_account_uid() -> None:
+    refused = error_event("Not authorized to use roles '{ dev }'", master="m", principal="svc", uid="acct")
+    assert isinstance(refused, PermissionRefusedError)
+    assert refused.grant_commands == ("dcos security org users grant acct dcos:mesos:master:framework:role:dev create",)
+
+
+def test_an_authorizer_failure_names_no_permission() -> None:
+    refused = error_event("Authorization failure: timed out", master="m", principal="svc")
+    assert isinstance(refused, PermissionRefusedError)
+    assert refused.permission is None and refused.permissions == () and refused.grant_commands == ()
+    assert "audit log" in str(refused)

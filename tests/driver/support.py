@@ -9,7 +9,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
-from mesos_auth import RetryPolicy, Scheduler
+from mesos_auth import RetryPolicy, Scheduler, ServiceAccount, required_permissions
 from mesos_auth.tokens import TokenInfo
 
 #: Re-subscribe fast in tests; the shape of the backoff is tested on its own.
@@ -126,6 +126,19 @@ def framework_info(**extra: Any) -> Dict[str, Any]:
     info = {"user": "nobody", "name": "mesos-auth-test", "failover_timeout": 60.0}
     info.update(extra)
     return info
+
+
+def framework_account(iam: Any, uid: str, **framework: Any) -> ServiceAccount:
+    """An account of ``iam`` granted what ``framework_info(**framework)`` needs in strict mode.
+
+    The strict fake master authorizes through the IAM's ACLs as DC/OS does: the
+    account gets the canonical set (``mesos_auth.required_permissions``: its role,
+    ``*`` by default, and its user, ``nobody``).
+    """
+    account: ServiceAccount = iam.create_account(uid)
+    for permission in required_permissions(framework_info(principal=uid, **framework)):
+        iam.grant_permission(uid, permission.rid, permission.action, description=permission.why)
+    return account
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import pytest
 
 import mesos_auth
 from mesos_auth import AuthenticatedSchedulerDriver, AuthenticationFailedError, ConfigurationError, create_driver
-from tests.driver.support import FAST_BACKOFF, RecordingScheduler, framework_info, running
+from tests.driver.support import FAST_BACKOFF, RecordingScheduler, framework_account, framework_info, running
 
 MODES = ["disabled", "permissive", "strict"]
 
@@ -25,7 +25,7 @@ def build(style: str, scheduler: Any, framework: Any, master_url: str, **kwargs:
 @pytest.mark.parametrize("mode", MODES)
 def test_register_offer_launch_finish(mode: str, tls: bool, style: str, ca, iam, master_factory) -> None:
     master = master_factory(mode)
-    account = iam.create_account("hello-framework")
+    account = framework_account(iam, "hello-framework")
     scheduler = RecordingScheduler(tasks=3)
     framework = framework_info()
     driver = build(
@@ -81,7 +81,7 @@ def test_stop_without_failover_tears_down(master_factory, iam, ca) -> None:
         scheduler,
         framework_info(),
         master.https_url,
-        service_account=iam.create_account("svc"),
+        service_account=framework_account(iam, "svc"),
         security_mode="strict",
         ca_bundle=ca.ca_bundle,
     )
@@ -141,6 +141,6 @@ def test_a_service_account_and_basic_auth_together_are_refused(iam, master_facto
             master.https_url,
             principal="p",
             secret="s",
-            service_account=iam.create_account("svc"),
+            service_account=framework_account(iam, "svc"),
             ca_bundle=ca.ca_bundle,
         )

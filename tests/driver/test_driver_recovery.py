@@ -28,7 +28,7 @@ from mesos_auth import (
 from mesos_auth.testing import TestCA
 from mesos_auth.testing.iam import FakeIAM
 from tests.driver.conftest import make_master
-from tests.driver.support import FAST_BACKOFF, RecordingScheduler, framework_info, running
+from tests.driver.support import FAST_BACKOFF, RecordingScheduler, framework_account, framework_info, running
 from tests.helpers import FakeClock, wait_for
 
 
@@ -73,7 +73,7 @@ def test_token_expiry_mid_run_is_ridden_out(ca, master_factory) -> None:
     with FakeIAM(tls=ca, clock=clock, token_lifetime=60) as iam:
         master = make_master(ca, iam, "strict", task_state_delay=0.2).start()
         try:
-            provider = TokenProvider(iam.create_account("svc"), ca_bundle=ca.ca_bundle, clock=clock)
+            provider = TokenProvider(framework_account(iam, "svc"), ca_bundle=ca.ca_bundle, clock=clock)
             scheduler = RecordingScheduler(tasks=2)
             driver = strict_driver(scheduler, master, None, ca, token_provider=provider)
             with running(driver):
@@ -94,7 +94,7 @@ def test_token_expiry_mid_run_is_ridden_out(ca, master_factory) -> None:
 def test_revoked_token_is_replaced_after_a_401(ca, iam, master_factory) -> None:
     master = master_factory("strict", task_state_delay=0.2)
     scheduler = RecordingScheduler(tasks=2)
-    driver = strict_driver(scheduler, master, iam.create_account("svc"), ca)
+    driver = strict_driver(scheduler, master, framework_account(iam, "svc"), ca)
     with running(driver):
         scheduler.wait_for(lambda: len(scheduler.updates) >= 1)
         iam.revoke_tokens("svc")
@@ -110,7 +110,7 @@ def test_revoked_token_is_replaced_after_a_401(ca, iam, master_factory) -> None:
 def test_dropped_stream_is_resumed_with_the_same_framework_id(ca, iam, master_factory) -> None:
     master = master_factory("strict", task_state_delay=0.2)
     scheduler = RecordingScheduler(tasks=2)
-    driver = strict_driver(scheduler, master, iam.create_account("svc"), ca)
+    driver = strict_driver(scheduler, master, framework_account(iam, "svc"), ca)
     with running(driver):
         scheduler.wait_for(lambda: len(scheduler.updates) >= 1)
         master.drop_streams()
@@ -131,7 +131,7 @@ class LeaderChange:
         self.first = master_factory("strict")
         self.second = master_factory("strict")
         self.scheduler = RecordingScheduler(tasks=1)
-        self.driver = strict_driver(self.scheduler, self.first, iam.create_account("svc"), ca)
+        self.driver = strict_driver(self.scheduler, self.first, framework_account(iam, "svc"), ca)
 
     def settle(self) -> None:
         self.scheduler.wait_for(self.scheduler.finished)
@@ -183,7 +183,7 @@ def test_a_call_during_a_leader_change_fails_typed_and_the_driver_moves(change) 
 def test_iam_down_for_a_while_is_ridden_out(ca, iam, master_factory) -> None:
     master = master_factory("strict")
     provider = TokenProvider(
-        iam.create_account("svc"), ca_bundle=ca.ca_bundle, retry=RetryPolicy(initial_delay=0.02, deadline=0.2)
+        framework_account(iam, "svc"), ca_bundle=ca.ca_bundle, retry=RetryPolicy(initial_delay=0.02, deadline=0.2)
     )
     scheduler = RecordingScheduler(tasks=1)
     driver = strict_driver(scheduler, master, None, ca, token_provider=provider)
@@ -206,7 +206,7 @@ def test_iam_down_for_a_while_is_ridden_out(ca, iam, master_factory) -> None:
 def test_silent_master_is_noticed_and_resubscribed(ca, iam, master_factory) -> None:
     master = master_factory("strict", heartbeat_interval=0.2)
     scheduler = RecordingScheduler(tasks=1)
-    driver = strict_driver(scheduler, master, iam.create_account("svc"), ca, missed_heartbeats=3)
+    driver = strict_driver(scheduler, master, framework_account(iam, "svc"), ca, missed_heartbeats=3)
     with running(driver):
         scheduler.wait_for(scheduler.finished)
         master.go_silent()
@@ -218,7 +218,7 @@ def test_silent_master_is_noticed_and_resubscribed(ca, iam, master_factory) -> N
 
 def test_principal_mismatch_fails_before_any_request(ca, iam, master_factory) -> None:
     master = master_factory("strict")
-    account = iam.create_account("svc")
+    account = framework_account(iam, "svc")
     framework = framework_info(principal="somebody-else")
     with pytest.raises(PrincipalMismatchError) as caught:
         create_driver(
@@ -268,7 +268,7 @@ def test_unauthenticated_driver_on_a_strict_cluster_stops_with_401(ca, master_fa
 def test_untrusted_master_certificate_stops_the_driver(iam, master_factory, tmp_path) -> None:
     master = master_factory("strict")
     other = TestCA(tmp_path / "other")
-    iam_account = iam.create_account("svc")
+    iam_account = framework_account(iam, "svc")
     scheduler = RecordingScheduler()
     driver = create_driver(
         scheduler,
@@ -291,7 +291,7 @@ def test_strict_mode_refuses_plain_http_to_the_master(iam, master_factory, ca) -
             RecordingScheduler(),
             framework_info(),
             master.http_url,
-            service_account=iam.create_account("svc"),
+            service_account=framework_account(iam, "svc"),
             security_mode="strict",
             ca_bundle=ca.ca_bundle,
         )
@@ -304,7 +304,7 @@ def test_bare_address_means_https_in_strict_mode(iam, master_factory, ca) -> Non
         RecordingScheduler(),
         framework_info(),
         address,
-        service_account=iam.create_account("svc"),
+        service_account=framework_account(iam, "svc"),
         security_mode="strict",
         ca_bundle=ca.ca_bundle,
     )
@@ -316,7 +316,7 @@ def test_masters_redirecting_to_each_other_do_not_stop_the_driver(ca, iam, maste
     first.set_leader(second)
     second.set_leader(first)
     scheduler = RecordingScheduler(tasks=1)
-    driver = strict_driver(scheduler, first, iam.create_account("svc"), ca)
+    driver = strict_driver(scheduler, first, framework_account(iam, "svc"), ca)
     with running(driver):
         first.wait_for(lambda: len(first.requests) + len(second.requests) >= 8, what="a few redirects")
         assert driver.failure is None
@@ -329,7 +329,7 @@ def test_masters_redirecting_to_each_other_do_not_stop_the_driver(ca, iam, maste
 def test_a_401_on_subscribe_renews_the_token_and_resubscribes(ca, iam, master_factory) -> None:
     master = master_factory("strict")
     scheduler = RecordingScheduler(tasks=1)
-    driver = strict_driver(scheduler, master, iam.create_account("svc"), ca)
+    driver = strict_driver(scheduler, master, framework_account(iam, "svc"), ca)
     with running(driver):
         scheduler.wait_for(scheduler.finished)
         quiesce(driver, master)  # no call of ours meets the revoked token first
@@ -347,7 +347,7 @@ def test_a_401_on_subscribe_renews_the_token_and_resubscribes(ca, iam, master_fa
 def test_a_master_that_is_down_for_a_while_is_waited_for(ca, iam, master_factory, caplog) -> None:
     master = master_factory("strict")
     scheduler = RecordingScheduler(tasks=1)
-    driver = strict_driver(scheduler, master, iam.create_account("svc"), ca)
+    driver = strict_driver(scheduler, master, framework_account(iam, "svc"), ca)
     with running(driver):
         scheduler.wait_for(scheduler.finished)
         quiesce(driver, master)
