@@ -38,6 +38,8 @@ from mesos_auth.security_mode import SecurityMode
 EXAMPLE = Path("examples") / "frameworks" / "hello_factory.py"
 UID = "hello-framework"
 ROLE = "*"
+#: The Linux user the example runs its tasks as (DC/OS strict mode's default for UCR tasks).
+TASK_USER = "nobody"
 TASKS = 3
 RUN_TIMEOUT = 120.0
 
@@ -202,9 +204,13 @@ def tell(args: argparse.Namespace, example: Path, directory: Path) -> int:
             f"Secret written: {secret} (mode 0600)",
             "the framework finds it through DCOS_SERVICE_ACCOUNT_CREDENTIAL, as on DC/OS",
         )
-        cluster.master.grant(UID, [ROLE])
-        story.step(f"Permission granted: {UID!r} may register frameworks with role {ROLE!r}")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", HELLO_TASKS=str(args.tasks), HELLO_ROLE=ROLE)
+        granted = cluster.grant_permissions(UID, roles=[ROLE], task_user=TASK_USER)
+        story.step(
+            f"Permissions granted to {UID!r} (what a framework with role {ROLE!r} running tasks as"
+            f" {TASK_USER!r} needs in strict mode):",
+            *(f"{permission.rid} {permission.action}" for permission in granted),
+        )
+        env = dict(os.environ, PYTHONUNBUFFERED="1", HELLO_TASKS=str(args.tasks), HELLO_ROLE=ROLE, HELLO_USER=TASK_USER)
         env.update(cluster.environment(account))
         env.pop("HELLO_PRINCIPAL", None)
         if args.mismatch:

@@ -34,12 +34,13 @@ if TYPE_CHECKING:
 SECURITY_MODES = ("disabled", "permissive", "strict")
 DEFAULT_UID = "my-framework"
 DEFAULT_ROLE = "*"
+DEFAULT_TASK_USER = "nobody"
 DEFAULT_HEARTBEAT_INTERVAL = 15.0
 
 DESCRIPTION = """\
 Start a fake DC/OS cluster on 127.0.0.1: a fake IAM, a fake Mesos master with
 fake agents and a fake Admin Router at one cluster URL, TLS from a throw-away CA
-unless --no-tls. Create a service account granted --role, write its secret (mode
+unless --no-tls. Create a service account granted --role and --task-user, write its secret (mode
 0600) and the CA bundle into --directory, and print the addresses and the export
 lines a framework needs. Tokens are never printed; the private key is printed
 only with --inline-secret, which exports the secret itself.
@@ -88,6 +89,14 @@ def add_parser(subparsers: Any) -> None:
         help=f"a role the account may register with; repeat for several (default: {DEFAULT_ROLE})",
     )
     parser.add_argument(
+        "--task-user",
+        dest="task_users",
+        action="append",
+        metavar="USER",
+        help="a Linux user the framework's tasks run as, granted dcos:mesos:master:task:user:USER in strict "
+        f"mode; repeat for several (default: {DEFAULT_TASK_USER})",
+    )
+    parser.add_argument(
         "--directory",
         type=Path,
         help="where to write the CA bundle and the secret, kept after exit "
@@ -128,6 +137,7 @@ def serve(args: argparse.Namespace, *, wait: Waiter, out: Optional[TextIO] = Non
     if not uid or any(ch.isspace() for ch in uid):
         raise ConfigurationError(f"--uid {args.uid!r}: a service account name is non-empty and has no spaces")
     roles: List[str] = args.roles or [DEFAULT_ROLE]
+    task_users: List[str] = getattr(args, "task_users", None) or [DEFAULT_TASK_USER]
     directory: Optional[Path] = args.directory
     if directory is not None:
         directory = directory.expanduser().absolute()
@@ -139,13 +149,13 @@ def serve(args: argparse.Namespace, *, wait: Waiter, out: Optional[TextIO] = Non
         heartbeat_interval=args.heartbeat_interval,
     )
     with cluster:
-        account = cluster.create_service_account(uid, roles=roles)
+        account = cluster.create_service_account(uid, roles=roles, task_user=task_users)
         if args.inline_secret:
             # The user asked for the secret itself in the export line (their explicit request).
             secret: Union[Path, str] = json.dumps(account.to_info(), separators=(",", ":"))
         else:
             secret = cluster.write_secret(account, cluster.directory / f"{uid}.json")
-        _print_summary(stream, cluster, uid, roles, secret, kept=directory is not None)
+        _print_summary(stream, cluster, uid, roles, task_users, secret, kept=directory is not None)
         wait(cluster)
         print("mesos-auth fake-cluster: stopping", file=stream, flush=True)
         try:
@@ -157,7 +167,13 @@ def serve(args: argparse.Namespace, *, wait: Waiter, out: Optional[TextIO] = Non
 
 
 def _print_summary(
-    stream: TextIO, cluster: FakeCluster, uid: str, roles: List[str], secret: Union[Path, str], kept: bool
+    stream: TextIO,
+    cluster: FakeCluster,
+    uid: str,
+    roles: List[str],
+    task_users: List[str],
+    secret: Union[Path, str],
+    kept: bool,
 ) -> None:
     """``secret``: the secret file's path, or (``--inline-secret``) the secret's JSON to export."""
     tls = "on" if cluster.tls else "off"
@@ -172,7 +188,7 @@ def _print_summary(
             "IAM login endpoint": cluster.login_endpoint,
             "CA bundle": cluster.ca_bundle or "none (TLS off)",
             "CA certificate URL": cluster.router.ca_certificate_url if cluster.tls else "none (TLS off)",
-            "service account": f"{uid} (roles: {', '.join(roles)})",
+            "service account": f"{uid} (roles: {', '.join(roles)}; tasks as: {', '.join(task_users)})",
             "secret file": f"{secret} (mode 0600)"
             if isinstance(secret, Path)
             else "none: the secret is inline in DCOS_SERVICE_ACCOUNT_CREDENTIAL below",

@@ -29,7 +29,7 @@ def test_strict_story(capsys, tmp_path) -> None:
         "Key pair created",
         "Service account 'hello-framework' created on the IAM",
         "Secret written",
-        "Permission granted",
+        "Permissions granted",
         "signed a service login token for 'hello-framework'",
         "auth token received, valid for",
         "SUBSCRIBED as framework",

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 import pytest
@@ -186,12 +186,40 @@ def test_serve_prints_what_a_framework_needs(tmp_path: Path) -> None:
     assert values["IAM login endpoint"] == values["cluster URL"] + "/acs/api/v1/auth/login"
     assert values["CA certificate URL"] == values["cluster URL"] + "/ca/dcos-ca.crt"
     assert "master plain http" not in values  # strict: TLS only
-    assert values["service account"] == "cli-svc (roles: dev)"
+    assert values["service account"] == "cli-svc (roles: dev; tasks as: nobody)"
     assert "PRIVATE KEY" not in output
     # A given directory is kept, with the secret (owner only) and the CA bundle.
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert json.loads(secret.read_text())["uid"] == "cli-svc"
     assert (tmp_path / "ca-bundle.crt").is_file()
+
+
+def test_task_users_are_granted(tmp_path: Path) -> None:
+    granted: List[Dict[str, Any]] = []
+
+    def wait(cluster: FakeCluster) -> None:
+        granted.append({rid: set(actions) for rid, actions in cluster.iam.permissions_of("users-svc").items()})
+
+    args = build_parser().parse_args(
+        [
+            "fake-cluster",
+            "--uid",
+            "users-svc",
+            "--task-user",
+            "root",
+            "--task-user",
+            "alice",
+            "--directory",
+            str(tmp_path),
+        ]
+    )
+    out = io.StringIO()
+    assert serve(args, wait=wait, out=out) == 0
+    assert parse_output(out.getvalue())["service account"] == "users-svc (roles: *; tasks as: root, alice)"
+    [permissions] = granted
+    assert permissions["dcos:mesos:master:task:user:root"] == {"create"}
+    assert permissions["dcos:mesos:master:task:user:alice"] == {"create"}
+    assert "dcos:mesos:master:task:user:nobody" not in permissions
 
 
 def test_inline_secret_exports_the_secret_itself(tmp_path: Path) -> None:

@@ -33,7 +33,8 @@ def run_framework(run_client: Run, cluster: FakeCluster, secret: Dict[str, str])
 
 
 def test_avmesos_logs_in_subscribes_launches_acknowledges_and_tears_down(cluster: FakeCluster, run_client: Run) -> None:
-    account = cluster.create_service_account(UID)
+    # avmesos' FrameworkInfo says user "root" (MesosClient.__register): its tasks run as root.
+    account = cluster.create_service_account(UID, task_user="root")
     started = time.time()
 
     result = run_framework(run_client, cluster, account.to_info())
