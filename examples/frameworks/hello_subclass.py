@@ -8,7 +8,9 @@ done), with the same environment, but the scheduler subclasses
 
 - ``authenticated``: subscribed to the master with a token, as a principal;
 - ``tokenRefreshed``: a new token arrived (uid and expiry; never the token);
-- ``authenticationFailed``: the IAM or the master refused or could not be reached.
+- ``authenticationFailed``: the IAM or the master refused or could not be reached;
+- ``permissionDenied`` (inherited from hello_factory's scheduler): the master refused
+  a task for lack of a DC/OS permission.
 
 Run it like hello_factory.py, after pasting the export lines of ``mesos-auth fake-cluster``.
 """
@@ -26,7 +28,7 @@ import mesos_auth
 from mesos_auth import AuthenticatedSchedulerDriver
 
 
-class HelloAuthScheduler(HelloScheduler, mesos_auth.Scheduler):
+class HelloAuthScheduler(HelloScheduler):  # HelloScheduler is a mesos_auth.Scheduler
     """The hello scheduler, told about authentication as it happens."""
 
     def authenticated(self, driver, principal):

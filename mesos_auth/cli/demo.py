@@ -8,7 +8,12 @@ and shows each step as it happens: login token signed, auth token received with
 its expiry, SUBSCRIBED with the principal, offers, tasks launched and finished.
 
 ``--permissive`` tells the same story in permissive mode; ``--mismatch`` shows
-strict mode refusing a framework whose principal is not its account.
+strict mode refusing a framework whose principal is not its account;
+``--missing-permission`` grants the account all it needs but the permission to run
+tasks as their user, so the master refuses the framework's tasks (TASK_ERROR,
+REASON_TASK_UNAUTHORIZED); the framework logs the missing permission and its grant
+command, the demo, as the administrator, grants it through the IAM's HTTP API, and
+the framework's next tasks run (:class:`Administrator`).
 
 Without ``--directory`` the keys, the secret and the fake CA's files go to a
 temporary directory that is removed when the demo ends, however it ends: an
@@ -20,19 +25,26 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import shlex
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import FrameType
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional
 
 from mesos_auth.account import ServiceAccount
 from mesos_auth.cli.keypair import write_key_pair
+from mesos_auth.permissions import Permission
+from mesos_auth.permissions.model import launch_as_user
 from mesos_auth.security_mode import SecurityMode
 
 EXAMPLE = Path("examples") / "frameworks" / "hello_factory.py"
@@ -42,6 +54,11 @@ ROLE = "*"
 TASK_USER = "nobody"
 TASKS = 3
 RUN_TIMEOUT = 120.0
+#: What ``--missing-permission`` leaves out of the account's grants.
+MISSING = launch_as_user(TASK_USER)
+#: How a framework's log names the fix (``PermissionDeniedError``'s text).
+GRANT_COMMAND = "dcos security org users grant "
+SUPERUSER = "bootstrapuser"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -54,6 +71,11 @@ def add_parser(subparsers: Any) -> None:
     mode.add_argument("--permissive", action="store_true", help="the same story in permissive mode")
     mode.add_argument(
         "--mismatch", action="store_true", help="show strict mode refusing a principal that is not the account"
+    )
+    mode.add_argument(
+        "--missing-permission",
+        action="store_true",
+        help=f"leave out {MISSING.rid} {MISSING.action}: tasks are refused until the administrator grants it",
     )
     parser.add_argument("--example", type=Path, help=f"the framework to run (default: {EXAMPLE})")
     parser.add_argument("--tasks", type=int, default=TASKS, help=f"tasks to launch (default {TASKS})")
@@ -92,8 +114,14 @@ class Story:
         print(text, flush=True)
 
 
-def run_framework(example: Path, env: Dict[str, str], timeout: float = RUN_TIMEOUT) -> int:
-    """Run the framework as its own process, its output indented under the story."""
+def run_framework(
+    example: Path, env: Dict[str, str], timeout: float = RUN_TIMEOUT, on_line: Optional[Callable[[str], None]] = None
+) -> int:
+    """Run the framework as its own process, its output indented under the story.
+
+    ``on_line`` is called with each line after it is shown, on this thread, so
+    what it prints stays in order with the framework's output.
+    """
     process = subprocess.Popen(  # noqa: S603 - our interpreter, our example
         [sys.executable, "-u", str(example)],
         stdout=subprocess.PIPE,
@@ -106,6 +134,8 @@ def run_framework(example: Path, env: Dict[str, str], timeout: float = RUN_TIMEO
     try:
         for line in process.stdout or ():
             print(f"      framework | {line.rstrip()}", flush=True)
+            if on_line is not None:
+                on_line(line)
         return process.wait()
     finally:
         timer.cancel()
@@ -178,7 +208,7 @@ def tell(args: argparse.Namespace, example: Path, directory: Path) -> int:
     from mesos_auth.testing.cluster import FakeCluster
 
     mode = SecurityMode.PERMISSIVE if args.permissive else SecurityMode.STRICT
-    story = Story(total=7)
+    story = Story(total=10 if args.missing_permission else 7)
     story.say(
         f"mesos-auth demo: a pymesos framework authenticates to a {mode.value} DC/OS cluster "
         "(all of it fake, all of it on 127.0.0.1)\n"
@@ -204,11 +234,13 @@ def tell(args: argparse.Namespace, example: Path, directory: Path) -> int:
             f"Secret written: {secret} (mode 0600)",
             "the framework finds it through DCOS_SERVICE_ACCOUNT_CREDENTIAL, as on DC/OS",
         )
-        granted = cluster.grant_permissions(UID, roles=[ROLE], task_user=TASK_USER)
+        missing = [MISSING] if args.missing_permission else []
+        granted = cluster.grant_permissions(UID, roles=[ROLE], task_user=TASK_USER, missing_permissions=missing)
         story.step(
             f"Permissions granted to {UID!r} (what a framework with role {ROLE!r} running tasks as"
-            f" {TASK_USER!r} needs in strict mode):",
+            f" {TASK_USER!r} needs in strict mode{', but one' if missing else ''}):",
             *(f"{permission.rid} {permission.action}" for permission in granted),
+            *(f"NOT {permission.rid} {permission.action} (left out: {permission.why})" for permission in missing),
         )
         env = dict(os.environ, PYTHONUNBUFFERED="1", HELLO_TASKS=str(args.tasks), HELLO_ROLE=ROLE, HELLO_USER=TASK_USER)
         env.update(cluster.environment(account))
@@ -218,8 +250,13 @@ def tell(args: argparse.Namespace, example: Path, directory: Path) -> int:
         story.step(
             f"Running {example} as DC/OS would run it" + (" (with principal 'somebody-else')" if args.mismatch else ""),
         )
-        code = run_framework(example, env)
-        outcome = summarise(cluster, code, args)
+        administrator = Administrator(cluster, story) if args.missing_permission else None
+        if administrator is None:
+            code = run_framework(example, env)
+        else:
+            code = run_framework(example, env, on_line=administrator.read)
+            administrator.look_for_next_task()  # in case the framework said nothing after it
+        outcome = summarise(cluster, code, args, administrator)
         story.step("What the cluster saw:", *outcome.lines)
         cluster.check()
     story.say(f"\nDemo {'finished' if outcome.ok else 'FAILED'}.")
@@ -231,7 +268,9 @@ class Outcome:
         self.ok, self.lines = ok, lines
 
 
-def summarise(cluster: Any, code: int, args: argparse.Namespace) -> Outcome:
+def summarise(
+    cluster: Any, code: int, args: argparse.Namespace, administrator: Optional[Administrator] = None
+) -> Outcome:
     master, iam = cluster.master, cluster.iam
     requests = [r for r in master.requests if r.path != "/version"]
     if args.mismatch:
@@ -257,4 +296,113 @@ def summarise(cluster: Any, code: int, args: argparse.Namespace) -> Outcome:
         f"the framework exited with {code}",
     ]
     ok = code == 0 and len(finished) == args.tasks and with_token == len(requests) and iam.login_count >= 1
+    if administrator is not None:
+        refused = [t for t in master.task_records.values() if t.state == "TASK_ERROR"]
+        grants = [e for e in iam.acl_events if e.kind == "grant" and e.via == "http" and e.uid == UID and e.result]
+        before = administrator.before_grant
+        lines[-3:-3] = [
+            f"tasks refused for lack of a permission (TASK_ERROR): {len(refused)}",
+            "granted through the IAM's HTTP API: " + (", ".join(f"{e.rid} {e.action}" for e in grants) or "nothing"),
+            f"tasks launched after the grant that finished: {sum(1 for t in finished if t.task_id not in before)}",
+        ]
+        ok = (
+            ok
+            and bool(refused)
+            and any((e.rid, e.action) == (MISSING.rid, MISSING.action) for e in grants)
+            and administrator.next_finished is not None
+            and all(t.task_id not in before for t in finished)
+        )
     return Outcome(ok, lines)
+
+
+_ACL_ANSWERS = {201: "(the ACL is created)", 409: "(the ACL exists already)"}
+_GRANT_ANSWERS = {204: "(granted)", 409: "(granted already)"}
+
+
+class Administrator:
+    """The cluster's administrator in ``--missing-permission``: reads the framework's log, grants what it lacks.
+
+    :meth:`read` gets each line the framework prints. The first one holding a
+    ``dcos security org users grant`` command (what the framework's
+    ``permissionDenied`` logs) is the refusal: the administrator checks the master's
+    records, then makes that grant as the DC/OS CLI does, through the IAM's ACL API
+    at the cluster URL (``PUT`` the ACL, then ``PUT`` the user's action) with a
+    superuser's token, which is never shown. After that, each line is a chance to
+    see, in the master's records, a task launched after the grant finish.
+    """
+
+    def __init__(self, cluster: Any, story: Story) -> None:
+        self.cluster, self.story = cluster, story
+        self.tried = False
+        #: Task ids the master knew when the grant was made: a task it allows is not among them.
+        self.before_grant: FrozenSet[str] = frozenset()
+        self.granted: Optional[Permission] = None
+        self.next_finished: Optional[str] = None
+
+    def read(self, line: str) -> None:
+        if not self.tried and GRANT_COMMAND in line:
+            self.tried = True
+            self.grant(line[line.index(GRANT_COMMAND) + len(GRANT_COMMAND) :])
+        elif self.granted is not None:
+            self.look_for_next_task()
+
+    def grant(self, arguments: str) -> None:
+        try:
+            uid, rid, action = shlex.split(arguments)[:3]
+        except ValueError:
+            self.story.step(f"The administrator cannot read the grant command in the framework's log: {arguments!r}")
+            return
+        permission = Permission(rid, action, "named by the framework's refusal")
+        refused = sorted(t.task_id for t in self.cluster.master.task_records.values() if t.state == "TASK_ERROR")
+        self.story.step(
+            "The administrator sees the refusal: the master refused "
+            + (f"task(s) {', '.join(refused)} (TASK_ERROR)" if refused else "a task")
+            + ", and the framework's log names what is missing",
+            f"permission    {rid} {action}",
+            f"grant command {permission.grant_command(uid)}",
+        )
+        self.before_grant = frozenset(self.cluster.master.task_records)
+        token = self.cluster.iam.create_superuser(SUPERUSER)
+        acl = self._put(permission.acl_path(), token, {"description": "created by the mesos-auth demo"})
+        grant = self._put(permission.grant_path(uid), token)
+        done = grant in (204, 409)  # 409: it was granted already
+        self.story.step(
+            f"The administrator grants it through the IAM's HTTP API, as {SUPERUSER!r} (a superuser; its token is"
+            " not shown)" + ("" if done else ": FAILED"),
+            f"PUT {self.cluster.url}{permission.acl_path()} -> {acl} {_ACL_ANSWERS.get(acl, '')}".rstrip(),
+            f"PUT {self.cluster.url}{permission.grant_path(uid)} -> {grant} {_GRANT_ANSWERS.get(grant, '')}".rstrip(),
+        )
+        if done:
+            self.granted = permission
+
+    def look_for_next_task(self) -> None:
+        """Tell, once, of the first task launched after the grant that finished."""
+        if self.granted is None or self.next_finished is not None:
+            return
+        finished = sorted(
+            t.task_id
+            for t in self.cluster.master.task_records.values()
+            if t.state == "TASK_FINISHED" and t.task_id not in self.before_grant
+        )
+        if finished:
+            self.next_finished = finished[0]
+            self.story.step(f"The framework's next task runs and finishes: {finished[0]} (TASK_FINISHED)")
+
+    def _put(self, path: str, token: str, body: Optional[Dict[str, str]] = None) -> int:
+        """``PUT <cluster url><path>`` with the token; the HTTP status (0: no answer)."""
+        headers = {"Authorization": f"token={token}", "Accept": "application/json"}
+        data = b""
+        if body is not None:
+            data, headers["Content-Type"] = json.dumps(body).encode("utf-8"), "application/json"
+        bundle = self.cluster.ca_bundle
+        context = ssl.create_default_context(cafile=bundle) if bundle else None
+        url = self.cluster.url + path
+        request = urllib.request.Request(url, data=data, headers=headers, method="PUT")  # noqa: S310 - our cluster
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=context) as answer:  # noqa: S310 - our cluster
+                return int(answer.status)
+        except urllib.error.HTTPError as error:
+            error.close()
+            return int(error.code)
+        except OSError:
+            return 0

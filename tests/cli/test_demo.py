@@ -58,6 +58,70 @@ def test_mismatch_story(capsys) -> None:
     assert "requests that reached the master: 0; logins at the IAM: 0" in out
 
 
+GRANT = "dcos security org users grant hello-framework dcos:mesos:master:task:user:nobody create"
+
+
+def test_missing_permission_story(capsys, monkeypatch) -> None:
+    from mesos_auth.testing.iam import FakeIAM
+
+    tokens: List[str] = []
+    create_superuser = FakeIAM.create_superuser
+
+    def recording_create_superuser(self, uid="bootstrapuser"):
+        tokens.append(create_superuser(self, uid))
+        return tokens[-1]
+
+    monkeypatch.setattr(FakeIAM, "create_superuser", recording_create_superuser)
+    assert main(["demo", "--missing-permission", "--tasks", "2"]) == 0
+    out = capsys.readouterr().out
+    steps = [
+        "NOT dcos:mesos:master:task:user:nobody create",
+        "TASK_ERROR (REASON_TASK_UNAUTHORIZED",
+        "PermissionDeniedError: master https://127.0.0.1:",
+        f"Grant it with: {GRANT}",
+        "The administrator sees the refusal",
+        f"grant command {GRANT}",
+        "The administrator grants it through the IAM's HTTP API, as 'bootstrapuser'",
+        "/acs/api/v1/acls/dcos:mesos:master:task:user:nobody -> 201",
+        "/acs/api/v1/acls/dcos:mesos:master:task:user:nobody/users/hello-framework/create -> 204 (granted)",
+        "The framework's next task runs and finishes: hello-",
+        "all 2 task(s) finished",
+        "tasks refused for lack of a permission (TASK_ERROR): ",
+        "granted through the IAM's HTTP API: dcos:mesos:master:task:user:nobody create",
+        "tasks launched after the grant that finished: 2",
+        "tasks finished: 2 of 2",
+        "Demo finished.",
+    ]
+    for step in steps:
+        assert step in out, step
+    positions = [out.index(step) for step in steps]
+    assert positions == sorted(positions), out
+    assert "launched again in 1 s with a new id (retry 1 of 3)" in out
+    assert tokens and all(token not in out for token in tokens), "the superuser's token is never shown"
+    assert "PRIVATE KEY" not in out and "Traceback" not in out and "token=" not in out
+
+
+def test_missing_permission_not_granted_fails_the_demo(capsys, monkeypatch) -> None:
+    """No grant (the IAM refuses the administrator): the framework gives up after its retries, the demo says so."""
+    from mesos_auth.cli import demo
+
+    monkeypatch.setattr(demo.Administrator, "_put", lambda self, path, token, body=None: 403)
+    assert main(["demo", "--missing-permission", "--tasks", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "through the IAM's HTTP API, as 'bootstrapuser' (a superuser; its token is not shown): FAILED" in out
+    assert "(retry 3 of 3)" in out and "not every task finished" in out
+    assert "granted through the IAM's HTTP API: nothing" in out and "tasks finished: 0 of 1" in out
+    assert "next task runs" not in out and "Demo FAILED." in out
+
+
+@pytest.mark.parametrize("other", ["--permissive", "--mismatch"])
+def test_missing_permission_is_a_variant_of_its_own(capsys, other) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--missing-permission", other])
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 def test_missing_example_is_one_clear_line(capsys, tmp_path) -> None:
     assert main(["demo", "--example", str(tmp_path / "nope.py")]) == 2
     err = capsys.readouterr().err
@@ -106,7 +170,7 @@ def test_the_temporary_directory_is_removed_on_an_error(tmp_path, monkeypatch) -
     assert list(tmp_path.iterdir()) == []
 
 
-def mock_failing_framework(example, env, timeout=0.0):
+def mock_failing_framework(example, env, timeout=0.0, on_line=None):
     raise RuntimeError("the framework blew up")
 
 

@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import pytest
 
+from mesos_auth.permissions.model import launch_as_user
 from mesos_auth.testing.cluster import FakeCluster
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "frameworks"
@@ -71,6 +72,41 @@ def test_hello_factory_refuses_a_mismatched_principal(cluster, account_env) -> N
     assert result.returncode == 1
     assert "PrincipalMismatchError" in result.stdout
     assert len(cluster.master.requests) == before
+
+
+def test_hello_factory_relaunches_a_task_refused_until_its_permission_is_granted(cluster, tmp_path) -> None:
+    """Without ``task:user:nobody create`` the master refuses the tasks; the example logs the
+    permission and its grant command, and relaunches them (new ids) once it is granted."""
+    uid = "example-missing-task-user"
+    missing = launch_as_user("nobody")
+    account = cluster.create_service_account(uid, missing_permissions=[missing], write_secret_to=tmp_path / "s.json")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", HELLO_TASKS="2", **cluster.environment(account))
+    process = subprocess.Popen(  # noqa: S603 - our interpreter, our example
+        [sys.executable, str(EXAMPLES / "hello_factory.py")], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        refused = cluster.master.wait_for(lambda: tasks_of(cluster, uid, "TASK_ERROR"), timeout=60, what="a refusal")
+        cluster.iam.grant_permission(uid, missing.rid, missing.action)
+        out, _ = process.communicate(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, out
+    assert "REASON_TASK_UNAUTHORIZED" in out and "PermissionDeniedError" in out
+    assert f"Grant it with: dcos security org users grant {uid} dcos:mesos:master:task:user:nobody create" in out
+    assert "launched again in 1 s with a new id (retry 1 of 3)" in out and "all 2 task(s) finished" in out
+    finished = tasks_of(cluster, uid, "TASK_FINISHED")
+    assert len(finished) == 2 and not set(finished) & set(refused)
+    assert "PRIVATE KEY" not in out
+
+
+def tasks_of(cluster: FakeCluster, principal: str, state: str) -> List[str]:
+    """Ids of the tasks of ``principal``'s frameworks that are in ``state`` now."""
+    frameworks = {f.framework_id for f in cluster.master.frameworks.values() if f.principal == principal}
+    return [
+        t.task_id for t in cluster.master.task_records.values() if t.framework_id in frameworks and t.state == state
+    ]
 
 
 def test_hello_factory_without_credentials_on_a_strict_cluster(cluster) -> None:
