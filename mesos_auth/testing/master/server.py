@@ -42,6 +42,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from mesos_auth.permissions.model import register_with_role
 from mesos_auth.testing._server import Answer, FakeServer, Request, Response, Streaming, TLSOption
+from mesos_auth.testing.master import operator_api
 from mesos_auth.testing.master.auth import (
     ANONYMOUS_PRINCIPAL,
     DISABLED,
@@ -428,6 +429,8 @@ class FakeMaster(MasterSnapshots, FakeServer):
             answer: Answer = version_answer(request, self.release)
         elif request.path == SCHEDULER_PATH:
             answer = self._scheduler(exchange)
+        elif request.path == operator_api.OPERATOR_PATH:
+            answer = operator_api.answer(self, exchange)
         elif state_path(request.path, self.release):
             answer = self._checks.check_authentication(exchange) or self._state(request)
         else:
