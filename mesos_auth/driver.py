@@ -43,6 +43,7 @@ import http.client
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
@@ -94,6 +95,10 @@ from mesos_auth.tokens import TokenInfo, TokenProvider
 from mesos_auth.transport import Connection, make_ssl_context, open_connection, tls_error
 
 logger = logging.getLogger(__name__)
+
+#: How a kept-alive connection that the master closed shows when it is used again
+#: (over TLS the close is an SSLEOFError).
+_CLOSED_BEFORE_ANSWER = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError)
 
 SCHEDULER_PATH = "/api/v1/scheduler"
 #: Pauses between re-subscriptions: 0.5 s doubling to 15 s (Mesos' own agents cap at 15 s).
@@ -333,6 +338,11 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 logger.warning("TEARDOWN not sent: another call did not end in time")
                 return
             try:
+                if in_flight is not None:
+                    # The cancelled call may have ended just before the cancel reached its
+                    # socket: the kept-alive connection can be cut although the call
+                    # succeeded. TEARDOWN goes on a new one.
+                    self._close()
                 self._teardown()
             except Exception as exc:
                 reason = "no answer in time" if deadline.fired else str(exc)
@@ -499,7 +509,8 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                     try:
                         conn.request(method, path, body=data, headers=headers)
                         resp = conn.getresponse()
-                    except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                    except _CLOSED_BEFORE_ANSWER as exc:
+                        # A kept-alive connection closed before any answer began: reopened once.
                         self._close()
                         if reused and retry_stale and not deadline.fired:
                             retry_stale = False

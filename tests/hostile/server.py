@@ -209,6 +209,11 @@ class HostileServer:
 
     # -- bookkeeping -------------------------------------------------------------------
 
+    def open_connections(self) -> int:
+        """Connections accepted and not yet closed by their script."""
+        with self._lock:
+            return len(self._open)
+
     def record(self, request: RawRequest) -> None:
         with self._lock:
             self.requests.append(request)

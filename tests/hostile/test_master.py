@@ -26,8 +26,9 @@ from mesos_auth.ca import CABundle
 from mesos_auth.leaders import ClusterMembers
 from mesos_auth.master_uri import MasterAddress
 from tests.driver.support import FAST_BACKOFF, RecordingScheduler, framework_info
+from tests.helpers import wait_for
 from tests.hostile.memory import run_limited
-from tests.hostile.mini_master import MiniMaster, encode, subscribed_event
+from tests.hostile.mini_master import MiniMaster, _call_type, encode, subscribed_event
 from tests.hostile.server import HostileServer, Peer, RawRequest, chunk, record, response
 
 #: "Within about two seconds" of stop(), on a noisy 2-core machine.
@@ -232,6 +233,32 @@ def test_an_answer_cut_mid_body_is_a_typed_error_and_the_next_call_opens_afresh(
         driver.reviveOffers()  # a fresh connection
         assert driver.failure is None
     assert master.server.connections >= 3  # the stream, the cut call, the fresh one
+
+
+def test_a_kept_alive_tls_connection_the_master_closed_is_reopened_once(ca: Any) -> None:
+    # A master may close an idle kept-alive connection. Over TLS the next call then
+    # fails with SSLEOFError (not a reset): that call must go on a new connection.
+    mini = MiniMaster()
+    closed_after_first: List[bool] = []
+
+    def call_answer(peer: Peer, request: RawRequest) -> Any:
+        if not closed_after_first:
+            closed_after_first.append(True)
+            peer.send(response(202))
+            raise ConnectionAbortedError("the master closes the kept-alive connection")
+        return response(202)
+
+    mini.call_answer = call_answer
+    with HostileServer(mini, tls=ca) as server:
+        mini.server = server
+        scheduler = RecordingScheduler(tasks=0)
+        with Running(driver_for(server.url, scheduler, ca_bundle=ca.ca_bundle)) as driver:
+            scheduler.wait_for(lambda: "registered" in scheduler.kinds())
+            driver.reviveOffers()
+            wait_for(lambda: server.open_connections() == 1, what="the master to close the call's connection")
+            driver.reviveOffers()  # the kept-alive connection is dead: a new one
+            assert driver.failure is None
+        assert [_call_type(call) for call in mini.calls] == ["REVIVE", "REVIVE"]
 
 
 # ---------------------------------------------------------------------------
