@@ -8,6 +8,7 @@ master and Admin Router (the one cluster URL) together for one security mode. Th
 """
 
 from mesos_auth.testing._server import FakeServerError
+from mesos_auth.testing.agent import FakeAgent
 from mesos_auth.testing.cluster import FakeCluster
 from mesos_auth.testing.errors import TokenRejected
 from mesos_auth.testing.iam import FakeIAM, IAMEvent
@@ -16,6 +17,7 @@ from mesos_auth.testing.router import FakeRouter
 from mesos_auth.testing.tls import TestCA
 
 __all__ = [
+    "FakeAgent",
     "FakeCluster",
     "FakeIAM",
     "FakeMaster",

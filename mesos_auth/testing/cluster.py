@@ -55,6 +55,7 @@ from mesos_auth.ca import CA_BUNDLE_ENV
 from mesos_auth.permissions import Permission, required_permissions
 from mesos_auth.security_mode import SECURITY_MODE_ENV, SecurityMode
 from mesos_auth.testing._server import FakeServerError
+from mesos_auth.testing.agent import FakeAgent
 from mesos_auth.testing.iam import DEFAULT_TOKEN_LIFETIME, FakeIAM
 from mesos_auth.testing.master import DEFAULT_TASK_STATES, MESOS_VERSION, FakeMaster
 from mesos_auth.testing.master.resources import AgentsOption
@@ -94,6 +95,15 @@ class FakeCluster:
     to the IAM: ``token_lifetime`` and ``iam_clock`` (wall-clock seconds, by which
     tokens are issued and expire; the router checks token expiry by it too).
 
+    ``executors``: ``"simulated"`` (default: launched tasks go through
+    ``task_states``, no process runs) or ``"process"``: a :class:`FakeAgent` (at
+    :attr:`agent`) runs each task's executor, or its command, as a real process with
+    Mesos' executor environment, sandboxes under ``directory``, everything killed and
+    reaped at :meth:`stop`. Its ``/api/v1/executor`` is served like the master
+    (strict with TLS: https only; otherwise https and plain http on one port) and
+    requires the executor token when ``authenticate_http_executors`` (None: in
+    strict mode only, unverified for DC/OS: docs/protocol.md, executor authentication).
+
     The servers listen from construction on (ports are known at once) and answer
     after :meth:`start`. A cluster is started once: it cannot be restarted after
     :meth:`stop`.
@@ -115,8 +125,12 @@ class FakeCluster:
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         clock: Optional[Clock] = None,
         iam_clock: Clock = time.time,
+        executors: str = "simulated",
+        authenticate_http_executors: Optional[bool] = None,
     ) -> None:
         self._mode = SecurityMode.parse(security_mode)
+        if executors not in ("simulated", "process"):
+            raise ValueError(f"executors must be 'simulated' or 'process', not {executors!r}")
         if not isinstance(tls, (bool, TestCA)):
             raise TypeError(f"tls must be True, False or a TestCA, not {tls!r}")
         self._owns_directory = directory is None
@@ -133,6 +147,7 @@ class FakeCluster:
         self._state = "new"
         iam: Optional[FakeIAM] = None
         master: Optional[FakeMaster] = None
+        agent: Optional[FakeAgent] = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._ca: Optional[TestCA] = tls if isinstance(tls, TestCA) else TestCA(self.directory) if tls else None
@@ -170,13 +185,27 @@ class FakeCluster:
                 redirect_http_to_https=strict_tls,
                 clock=iam.now,
             )
+            if executors == "process":
+                agent = FakeAgent(
+                    master,
+                    tls=self._ca,
+                    plain_http=not strict_tls,
+                    ssl_downgrade=not strict_tls,
+                    authenticate_http_executors=(
+                        self._mode is SecurityMode.STRICT
+                        if authenticate_http_executors is None
+                        else authenticate_http_executors
+                    ),
+                    directory=self.directory / "agent",
+                )
         except BaseException:
-            for server in (master, iam):
+            for server in (agent, master, iam):
                 if server is not None:
                     server.stop()  # closes the listeners it bound
             self._cleanup_directory()
             raise
         self._iam, self._master, self._router = iam, master, router
+        self._agent: Optional[FakeAgent] = agent
 
     def __repr__(self) -> str:
         return f"<FakeCluster {self._mode.value} url={self.url} master={self.master_url} {self._state}>"
@@ -194,6 +223,8 @@ class FakeCluster:
         try:
             self._iam.start()
             self._master.start()
+            if self._agent is not None:
+                self._agent.start()
             self._router.start()
         except BaseException:
             self.stop()
@@ -211,6 +242,8 @@ class FakeCluster:
             self._state = "stopped"
         try:
             self._router.stop()
+            if self._agent is not None:
+                self._agent.stop()  # every process killed and reaped, sandboxes removed
         finally:
             try:
                 self._master.stop()
@@ -242,7 +275,10 @@ class FakeCluster:
         Every fake is looked at; the error lists what each of them recorded.
         """
         problems: List[str] = []
-        for server in (self._iam, self._master, self._router):
+        servers: List[Any] = [self._iam, self._master, self._router]
+        if self._agent is not None:
+            servers.append(self._agent)
+        for server in servers:
             try:
                 server.check()
             except FakeServerError as exc:
@@ -260,6 +296,8 @@ class FakeCluster:
         """
         self._router.set_leader(self._master)
         self._router.reset()
+        if self._agent is not None:
+            self._agent.reset()  # processes killed and reaped, executors and tasks forgotten
         self._master.reset()
         self._iam.reset()
 
@@ -272,6 +310,13 @@ class FakeCluster:
     @property
     def master(self) -> FakeMaster:
         return self._master
+
+    @property
+    def agent(self) -> FakeAgent:
+        """The agent that runs tasks as processes (``executors="process"``); AttributeError otherwise."""
+        if self._agent is None:
+            raise AttributeError("this FakeCluster simulates its tasks: make it with executors='process'")
+        return self._agent
 
     @property
     def router(self) -> FakeRouter:

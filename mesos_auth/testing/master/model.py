@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
 from mesos_auth.testing.master import events
 from mesos_auth.testing.master.records import AgentRecord, ExecutorRecord, FrameworkRecord, OfferRecord, TaskRecord
@@ -114,6 +114,25 @@ class ExecutorState:
     task_ids: Set[str] = field(default_factory=set)
 
 
+class TaskRunner(Protocol):
+    """Who runs launched tasks instead of the simulated state sequence: a fake agent with
+    real processes (``mesos_auth.testing.agent.FakeAgent``). Called with the master's lock
+    held, so each call only queues work; the agent reports back through
+    ``FakeMaster.agent_status_update`` and friends."""
+
+    def launch(self, framework_info: JSON, agent_info: JSON, task: JSON, executor: Optional[JSON]) -> None: ...
+
+    def launch_group(self, framework_info: JSON, agent_info: JSON, tasks: List[JSON], executor: JSON) -> None: ...
+
+    def kill(self, framework_id: str, task_id: str, kill_policy: Optional[JSON]) -> None: ...
+
+    def acknowledge(self, framework_id: str, task_id: str, status_uuid: str) -> None: ...
+
+    def message(self, framework_id: str, agent_id: str, executor_id: str, data: str) -> None: ...
+
+    def shutdown_framework(self, framework_id: str) -> None: ...
+
+
 class TaskState:
     def __init__(
         self, task_id: str, framework_id: str, agent_id: str, resources: Resources, executor_id: Optional[str] = None
@@ -126,6 +145,7 @@ class TaskState:
         self.states: List[str] = ["TASK_STAGING"]
         self.unacked: Dict[str, JSON] = {}  # uuid -> status, in the order sent
         self.completed = False  # terminal and acknowledged: the master forgot it
+        self.info: JSON = {}  # the TaskInfo as launched (what a task runner gets)
 
     @property
     def state(self) -> str:
@@ -170,6 +190,8 @@ class Model:
         self.framework_numbers = itertools.count()
         self.offer_numbers = itertools.count()
         self.epoch = 0
+        #: Runs launched tasks for real when set (``TaskRunner``); None: simulated states.
+        self.runner: Optional[TaskRunner] = None
 
     def later(self, delay: float, action: Action) -> None:
         """Schedule ``action`` on the master's clock, unless a reset happens first."""

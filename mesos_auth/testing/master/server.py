@@ -62,6 +62,7 @@ from mesos_auth.testing.master.checks import (
     InjectedFailure,
     RequestChecks,
 )
+from mesos_auth.testing.master.model import TaskRunner
 from mesos_auth.testing.master.records import (
     AgentRecord,
     ExecutorRecord,
@@ -352,6 +353,36 @@ class FakeMaster(MasterSnapshots, FakeServer):
         with self._changed:
             self._changed.notify_all()
 
+    # -- a fake agent that runs tasks as processes ---------------------------------------
+
+    @property
+    def task_runner(self) -> Optional[TaskRunner]:
+        """Who runs launched tasks (a ``FakeAgent``); None: the simulated ``task_states``."""
+        with self._changed:
+            return self._cluster.model.runner
+
+    def set_task_runner(self, runner: Optional[TaskRunner]) -> None:
+        """Hand launched tasks to ``runner`` from now on (None: simulate them again)."""
+        with self._changed:
+            self._cluster.model.runner = runner
+
+    def agent_status_update(self, framework_id: str, status: Dict[str, Any]) -> bool:
+        """The agent forwards a status update: an UPDATE on the framework's stream, with its uuid."""
+        with self._changed:
+            known = self._cluster.tasks.agent_update(framework_id, status)
+            self._changed.notify_all()
+        return known
+
+    def agent_executor_message(self, framework_id: str, agent_id: str, executor_id: str, data: str) -> None:
+        with self._changed:
+            self._cluster.tasks.agent_executor_message(framework_id, agent_id, executor_id, data)
+            self._changed.notify_all()
+
+    def agent_executor_exited(self, framework_id: str, agent_id: str, executor_id: str, status: int) -> None:
+        with self._changed:
+            self._cluster.tasks.agent_executor_exited(framework_id, agent_id, executor_id, status)
+            self._changed.notify_all()
+
     # -- faults ------------------------------------------------------------------------
 
     def fail_next_calls(
@@ -429,7 +460,7 @@ class FakeMaster(MasterSnapshots, FakeServer):
             answer: Answer = version_answer(request, self.release)
         elif request.path == SCHEDULER_PATH:
             answer = self._scheduler(exchange)
-        elif request.path == operator_api.OPERATOR_PATH:
+        elif operator_api.serves(request.path):
             answer = operator_api.answer(self, exchange)
         elif state_path(request.path, self.release):
             answer = self._checks.check_authentication(exchange) or self._state(request)

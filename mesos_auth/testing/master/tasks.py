@@ -29,9 +29,13 @@ ACCEPT follows ``Master::accept`` and ``Master::_accept`` (``src/master/master.c
 
 Master-made updates carry SOURCE_MASTER and no uuid, so nothing acknowledges them.
 
-(unverified) Executors are not run: an executor ends, and its resources come
-back, when its last task is terminal, as the agent reports a default executor
-that exits after its tasks; a custom executor may live longer on a real cluster.
+(unverified) Simulated tasks (the default) run no executor: an executor ends, and
+its resources come back, when its last task is terminal, as the agent reports a
+default executor that exits after its tasks; a custom executor may live longer on
+a real cluster. With a task runner (``Model.runner``, a ``FakeAgent`` with real
+processes) the agent gets each task (``_hand_to_agent``), KILL, ACKNOWLEDGE of its
+updates, MESSAGE and a removed framework's shutdown; its updates come back through
+``agent_update`` with the executor's uuid, an executor's exit as a FAILURE event.
 Operations other than LAUNCH and LAUNCH_GROUP are recorded and otherwise ignored
 once authorized (``operations``).
 """
@@ -111,19 +115,45 @@ class Tasks:
         for offer in offers:
             available = available + self._allocator.take_offer(offer)
         launched: List[TaskState] = []
+        groups: List[List[TaskState]] = []
         for operation in operations:
             if operation.get("type") == "LAUNCH":
                 available = self._launch(framework, agent_id, operation, available, launched)
             elif operation.get("type") == "LAUNCH_GROUP":
+                before = len(launched)
                 available = self._launch_group(framework, agent_id, operation, available, launched)
+                if len(launched) > before:
+                    groups.append(launched[before:])
             else:
                 self._operations.apply(framework, operation)
         # The unused rest goes back before any task reports, as on a real cluster
         # where agents answer long after the master handled the ACCEPT.
         refuse = self._allocator.refuse_seconds(accept.get("filters"))
         self._allocator.recover(framework, agent_id, available, refuse)
+        if self._model.runner is not None:
+            self._hand_to_agent(framework, agent_id, launched, groups)
+            return
         for started in launched:
             self._run_states(started)
+
+    def _hand_to_agent(
+        self, framework: FrameworkState, agent_id: str, launched: List[TaskState], groups: List[List[TaskState]]
+    ) -> None:
+        """The agent runs the tasks (``Model.runner``): each LAUNCH task, each task group whole."""
+        runner = self._model.runner
+        if runner is None:  # pragma: no cover - checked by the caller
+            return
+        agent = self._model.agents[agent_id]
+        agent_info: JSON = {"id": events.value(agent_id), "hostname": agent.hostname}
+        grouped = {id(task) for group in groups for task in group}
+        for task in launched:
+            if id(task) not in grouped:
+                executor = task.info.get("executor")
+                runner.launch(framework.info, agent_info, task.info, executor if isinstance(executor, dict) else None)
+        for group in groups:
+            executor = group[0].info.get("executor")
+            infos = [task.info for task in group]
+            runner.launch_group(framework.info, agent_info, infos, executor if isinstance(executor, dict) else {})
 
     def _invalid_offers(
         self, framework: FrameworkState, offer_ids: List[str], operations: List[JSON], error: str
@@ -239,6 +269,8 @@ class Tasks:
         executor_id = id_value(task.get("executor"), "executor_id")
         need = Resources.from_json(as_list(task.get("resources")))
         record = TaskState(str(id_value(task, "task_id")), framework.framework_id, agent_id, need, executor_id)
+        record.info = dict(task)
+        record.info["agent_id"] = events.value(agent_id)
         self._model.tasks[(framework.framework_id, record.task_id)] = record
         if executor_id is not None:
             self._model.executors[(framework.framework_id, agent_id, executor_id)].task_ids.add(record.task_id)
@@ -304,7 +336,10 @@ class Tasks:
 
     def kill_all(self, framework: FrameworkState) -> None:
         """A removed framework's tasks end without updates (no one is left to tell);
-        TASK_KILLED is still added to their history for the records."""
+        TASK_KILLED is still added to their history for the records. An agent with real
+        executors shuts the framework's executors down."""
+        if self._model.runner is not None:
+            self._model.runner.shutdown_framework(framework.framework_id)
         for task in self._model.framework_tasks(framework):
             if not task.terminal:
                 task.states.append("TASK_KILLED")
@@ -329,6 +364,9 @@ class Tasks:
         task = self._model.tasks.get((framework.framework_id, task_id))
         if task is None or task.completed:
             self.reconcile(framework, {"tasks": [{"task_id": kill["task_id"], "agent_id": kill.get("agent_id")}]})
+        elif not task.terminal and self._model.runner is not None:
+            policy = kill.get("kill_policy")
+            self._model.runner.kill(framework.framework_id, task_id, policy if isinstance(policy, dict) else None)
         elif not task.terminal:
             self._progress(task, "TASK_KILLED")
         # (unverified) A terminal task that still awaits its acknowledgement: no update.
@@ -339,9 +377,11 @@ class Tasks:
         uuid = acknowledge.get("uuid")
         if task is None or uuid not in task.unacked:
             return False  # Mesos answers 202 all the same
-        del task.unacked[uuid]
+        status = task.unacked.pop(uuid)
         if task.terminal and not task.unacked:
             task.completed = True
+        if self._model.runner is not None and status.get("source") != events.SOURCE_MASTER:
+            self._model.runner.acknowledge(framework.framework_id, task.task_id, str(uuid))
         return True
 
     def reconcile(self, framework: FrameworkState, reconcile: JSON) -> None:
@@ -375,5 +415,46 @@ class Tasks:
                 self._master_update(framework, task_id, state, agent_id, reason, "Reconciliation: Task is unknown")
 
     def message(self, framework: FrameworkState, message: JSON) -> None:
-        """Framework-to-executor messages go nowhere; they are kept for tests to read."""
+        """Framework-to-executor messages are kept for tests to read; an agent with real
+        executors (``Model.runner``) also delivers them."""
         self._model.messages.append({"framework_id": framework.framework_id, **message})
+        agent_id, executor_id = id_value(message, "agent_id"), id_value(message, "executor_id")
+        data = message.get("data")
+        if self._model.runner is not None and agent_id and executor_id and isinstance(data, str):
+            self._model.runner.message(framework.framework_id, agent_id, executor_id, data)
+
+    # -- what the agent reports (a runner's processes) --------------------------------------------
+
+    def agent_update(self, framework_id: str, status: JSON) -> bool:
+        """A status update from the agent: the scheduler gets it with the agent's uuid, kept until
+        acknowledged; a terminal one frees the task's resources. False when the task is unknown."""
+        task = self._model.tasks.get((framework_id, str(id_value(status, "task_id"))))
+        framework = self._model.frameworks.get(framework_id)
+        if task is None or framework is None or task.completed or task.terminal:
+            return False
+        task.states.append(str(status.get("state")))
+        uuid = status.get("uuid")
+        if isinstance(uuid, str):
+            task.unacked[uuid] = status
+        self._model.emit(framework, events.update(status))
+        if task.terminal:
+            self.free(task)
+        return True
+
+    def agent_executor_message(self, framework_id: str, agent_id: str, executor_id: str, data: str) -> None:
+        """An executor's MESSAGE: the scheduler's MESSAGE event (``Master::executorMessage``)."""
+        framework = self._model.framework(framework_id)
+        if framework is not None:
+            message = {"agent_id": events.value(agent_id), "executor_id": events.value(executor_id), "data": data}
+            self._model.emit(framework, {"type": "MESSAGE", "message": message})
+
+    def agent_executor_exited(self, framework_id: str, agent_id: str, executor_id: str, status: int) -> None:
+        """A custom executor ended: a FAILURE event (``Master::exitedExecutor``) and its resources back."""
+        key = (framework_id, agent_id, executor_id)
+        executor = self._model.executors.pop(key, None)
+        if executor is not None:
+            self._allocator.recover(None, agent_id, executor.resources)
+        framework = self._model.framework(framework_id)
+        if framework is not None:
+            failure = {"agent_id": events.value(agent_id), "executor_id": events.value(executor_id), "status": status}
+            self._model.emit(framework, {"type": "FAILURE", "failure": failure})
