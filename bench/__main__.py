@@ -7,7 +7,7 @@ import sys
 import time
 from typing import List
 
-BENCHMARKS = ["bench.token_logins", "bench.registration", "bench.fake_master"]
+BENCHMARKS = ["bench.token_logins", "bench.registration", "bench.fake_master", "bench.startup"]
 
 
 def main(names: List[str]) -> int:
