@@ -6,7 +6,8 @@ Python the command starts (console scripts, ``python -m``, subprocesses, with
 ``site`` module; not with ``python -S``, ``-E`` or ``-I``). It:
 
 1. turns on :func:`mesos_auth.install` when this interpreter imports this same
-   mesos_auth (another Python, or another installation, is left alone). Only
+   mesos_auth (a Python without mesos-auth is left alone; one that would import
+   another copy is left alone too, with a line on stderr saying so). Only
    ``mesos_auth/install_hook.py`` is loaded, by path: the mesos_auth package and
    pymesos are imported when, and only if, the program imports pymesos;
 2. then runs the ``sitecustomize`` this one hides (the next on ``sys.path``, e.g. a
@@ -22,6 +23,11 @@ in the environment when the program creates it.
 import os
 import sys
 
+_OTHER_COPY = (
+    "mesos-auth run: pymesos drivers will not authenticate in this process: it imports mesos_auth"
+    " from {} but mesos-auth run is {}; run the mesos-auth of the environment the program uses\n"
+)
+
 
 def _activate():
     # type: () -> None
@@ -29,8 +35,14 @@ def _activate():
 
     package_dir = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     spec = importlib.util.find_spec("mesos_auth")
-    if spec is None or not spec.origin or os.path.dirname(os.path.realpath(spec.origin)) != package_dir:
-        return  # this interpreter does not use this installation of mesos-auth
+    if spec is None or not spec.origin:
+        return  # this interpreter has no mesos-auth: not ours to change
+    found = os.path.dirname(os.path.realpath(spec.origin))
+    if found != package_dir:
+        # Another copy of mesos-auth comes first on this interpreter's path: say so,
+        # never let the program run unauthenticated in silence.
+        sys.stderr.write(_OTHER_COPY.format(found, package_dir))
+        return
     name = "mesos_auth.install_hook"
     module = sys.modules.get(name)
     if module is None:

@@ -8,8 +8,9 @@ import json
 import os
 import re
 import socket
+import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 
@@ -50,6 +51,17 @@ def write_secret(path: Path, account: ServiceAccount, **overrides: Any) -> Path:
     path.write_text(json.dumps(info), encoding="utf-8")
     os.chmod(path, 0o600)
     return path
+
+
+def mesos_auth_command() -> List[str]:
+    """How a user starts the command: the ``mesos-auth`` console script beside this interpreter.
+
+    Not ``python -m mesos_auth``: ``-m`` puts the working directory first on the path,
+    and from a checkout that is another copy of mesos_auth than the installed one
+    (under tox), which ``mesos-auth run``'s bootstrap then refuses to mix.
+    """
+    script = Path(sys.executable).with_name("mesos-auth")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mesos_auth"]
 
 
 def subprocess_environment(**variables: str) -> Dict[str, str]:

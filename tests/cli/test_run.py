@@ -8,25 +8,28 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 import pytest
 
 from mesos_auth.cli import run as run_cli
 from mesos_auth.testing import FakeCluster
-from tests.cli.auth_support import assert_no_secrets, subprocess_environment
+from tests.cli.auth_support import assert_no_secrets, mesos_auth_command, subprocess_environment
 
 PROGRAMS = Path(__file__).resolve().parents[1] / "programs"
 TIMEOUT = 100
 
 
 def mesos_auth_run(*command: str) -> List[str]:
-    return [sys.executable, "-m", "mesos_auth", "run", "--", *command]
+    return [*mesos_auth_command(), "run", "--", *command]
 
 
-def run(command: List[str], **variables: str) -> subprocess.CompletedProcess:
+def run(command: List[str], *, cwd: Optional[Path] = None, **variables: str) -> subprocess.CompletedProcess:
+    # Not the checkout as working directory: `python -m mesos_auth` would import the
+    # checkout's copy while the program imports the installed one (under tox).
     return subprocess.run(  # noqa: S603 - our interpreter, our programs
         command,
+        cwd=str(cwd if cwd is not None else PROGRAMS),
         env=subprocess_environment(PYTHONUNBUFFERED="1", **variables),
         capture_output=True,
         text=True,
@@ -173,3 +176,23 @@ def test_the_environment_gets_the_bootstrap_first_on_pythonpath_once() -> None:
     assert run_cli.run_environment({})["PYTHONPATH"] == bootstrap
     env = run_cli.run_environment({"PYTHONPATH": os.pathsep.join(["/a", bootstrap, "", "/b"]), "X": "1"})
     assert env == {"PYTHONPATH": os.pathsep.join([bootstrap, "/a", "", "/b"]), "X": "1"}
+
+
+def test_a_program_that_imports_another_copy_of_mesos_auth_is_told_it_is_not_authenticated(tmp_path: Path) -> None:
+    other = tmp_path / "other" / "mesos_auth"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("")
+    env = subprocess_environment()
+    env["PYTHONPATH"] = os.pathsep.join([str(other.parent), env["PYTHONPATH"]])
+    result = subprocess.run(  # noqa: S603 - our interpreter
+        mesos_auth_run(sys.executable, "-c", "print('ran')"),
+        env=env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ran", result.stderr
+    assert "pymesos drivers will not authenticate in this process: it imports mesos_auth from" in result.stderr
+    assert str(other) in result.stderr

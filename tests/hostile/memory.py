@@ -3,7 +3,10 @@
 A memory bomb must be shown *not* to work without the test machine paying for it
 when it does: the client code runs in ``sys.executable`` under ``RLIMIT_AS``, so
 a regression dies there with MemoryError instead of taking gigabytes here, and
-the child reports its own peak resident size (``ru_maxrss``).
+the child reports its own peak resident size: ``VmHWM`` of ``/proc/self/status``,
+which belongs to the child's own address space. Not ``ru_maxrss``: Linux carries it
+across ``exec`` from the forked copy of the parent (``preexec_fn`` runs there), so it
+would report the test session's size, which grows with the suite.
 """
 
 from __future__ import annotations
@@ -22,8 +25,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 _PRELUDE = """
 import json, resource, sys, time
+def _peak_kib():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 def _report(outcome, **facts):
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = _peak_kib()
     print("RESULT " + json.dumps({"outcome": outcome, "peak_mib": peak_kib / 1024.0, **facts}), flush=True)
 """
 

@@ -168,11 +168,13 @@ class AgentCore:
     def launch(self, framework_info: JSON, agent_info: JSON, task: JSON, executor: Optional[JSON]) -> None:
         with self.lock:
             self._launch(framework_info, agent_info, [task], executor, group=False)
+            self.lock.notify_all()  # a LAUNCH queued for a subscribed executor is written now
         self.flush()
 
     def launch_group(self, framework_info: JSON, agent_info: JSON, tasks: List[JSON], executor: JSON) -> None:
         with self.lock:
             self._launch(framework_info, agent_info, tasks, executor, group=True)
+            self.lock.notify_all()  # a LAUNCH_GROUP queued for a subscribed executor is written now
         self.flush()
 
     def _launch(
