@@ -179,14 +179,15 @@ def test_the_environment_gets_the_bootstrap_first_on_pythonpath_once() -> None:
 
 
 def test_a_program_that_imports_another_copy_of_mesos_auth_is_told_it_is_not_authenticated(tmp_path: Path) -> None:
+    # The program (not mesos-auth run itself) finds another mesos_auth first: its shell
+    # puts that copy before everything on PYTHONPATH, the bootstrap included.
     other = tmp_path / "other" / "mesos_auth"
     other.mkdir(parents=True)
     (other / "__init__.py").write_text("")
-    env = subprocess_environment()
-    env["PYTHONPATH"] = os.pathsep.join([str(other.parent), env["PYTHONPATH"]])
-    result = subprocess.run(  # noqa: S603 - our interpreter
-        mesos_auth_run(sys.executable, "-c", "print('ran')"),
-        env=env,
+    program = f'PYTHONPATH="$OTHER{os.pathsep}$PYTHONPATH" exec "$PYTHON" -c "print(\'ran\')"'
+    result = subprocess.run(  # noqa: S603 - our interpreter, a shell of ours
+        mesos_auth_run("/bin/sh", "-c", program),
+        env=subprocess_environment(OTHER=str(other.parent), PYTHON=sys.executable),
         cwd=str(tmp_path),
         capture_output=True,
         text=True,
