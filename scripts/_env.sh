@@ -36,3 +36,24 @@ ensure_bootstrap_venv() {
         "$bootstrap_venv/bin/python" -m pip install --quiet "tox>=4.11,<5"
     fi
 }
+
+# The tests run a real ZooKeeper (Debian's `zookeeper` package, with Java). Installed
+# here when we are root with apt-get (a fresh CI machine); otherwise one line says how.
+# Never fails: without it, the ZooKeeper tests are skipped with that reason.
+zookeeper_jar=/usr/share/java/zookeeper.jar
+ensure_zookeeper() {
+    if [ -f "$zookeeper_jar" ] && command -v java >/dev/null 2>&1; then
+        return 0
+    fi
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing ZooKeeper for the tests (apt-get install zookeeper)" >&2
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper >/dev/null 2>&1; then
+            DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 || true
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper >/dev/null 2>&1 || true
+        fi
+    fi
+    if [ ! -f "$zookeeper_jar" ] || ! command -v java >/dev/null 2>&1; then
+        echo "note: ZooKeeper not installed; its tests will be skipped (install: sudo apt-get install zookeeper)" >&2
+    fi
+    return 0
+}

@@ -86,3 +86,20 @@ def fake_iam(ca: TestCA, clock: FakeClock) -> Iterator[Callable[..., FakeIAM]]:
         server.stop()
     for server in started:
         server.check()
+
+
+@pytest.fixture(scope="session")
+def zookeeper() -> Iterator[Any]:
+    """One real ZooKeeper for the run (Debian's package); skipped only when it is not installed."""
+    from mesos_auth.testing.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
+
+    server = ZooKeeperServer()
+    try:
+        server.start()
+    except ZooKeeperUnavailable as missing:
+        server.stop()
+        pytest.skip(str(missing))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -80,6 +80,7 @@ from mesos_auth.testing.master.state import Cluster
 from mesos_auth.testing.master.streams import StreamHub
 from mesos_auth.testing.master.timers import Clock, ManualClock, TimerThread, default_clock
 from mesos_auth.testing.master.versions import DEFAULT_RELEASE, MesosRelease, release
+from mesos_auth.testing.master.zookeeper import ZooKeeperMembership, master_info_json
 
 __all__ = [
     "ANONYMOUS_PRINCIPAL",
@@ -233,6 +234,7 @@ class FakeMaster(MasterSnapshots, FakeServer):
 
     def before_stop(self) -> None:
         """End every stream cleanly and stop the timer thread, so that no thread lingers."""
+        self.unregister_from_zookeeper()
         with self._changed:
             self._hub.stopping = True
             self._changed.notify_all()
@@ -320,6 +322,24 @@ class FakeMaster(MasterSnapshots, FakeServer):
             self._changed.notify_all()
         if stepped_down:
             self.drop_streams()
+
+    _zookeeper: Optional[ZooKeeperMembership] = None
+
+    def register_in_zookeeper(self, hosts: str, path: str = "/mesos", scheme: Optional[str] = None) -> str:
+        """Join the ZooKeeper group at ``path`` as a Mesos master does (``zookeeper.py``); the node's name.
+
+        ``address.port`` is the port of ``scheme``: https when this master serves TLS, as frameworks use it.
+        """
+        self.unregister_from_zookeeper()
+        info = self._master_info(scheme or ("https" if "https" in self._listeners else "http"))
+        self._zookeeper = ZooKeeperMembership(hosts, path, master_info_json(info, self.release))
+        return self._zookeeper.name
+
+    def unregister_from_zookeeper(self) -> None:
+        """Remove this master's node (a master that exits); stopping the master does it too."""
+        membership, self._zookeeper = self._zookeeper, None
+        if membership is not None:
+            membership.leave()
 
     def set_recovering(self, recovering: bool = True) -> None:
         """A leader that has not finished recovery answers 503."""
