@@ -125,6 +125,36 @@ MAX_SILENCE = 24 * 3600.0
 _VERSION = re.compile(r"\d{1,6}(?:\.\d{1,6}){0,5}")
 
 
+def resolve_token_provider(
+    provider: Optional[TokenProvider],
+    service_account: AccountLike,
+    environ: Optional[Mapping[str, str]],
+    *,
+    security_mode: SecurityMode,
+    ca_bundle: Any,
+) -> Optional[TokenProvider]:
+    """The token provider a driver uses: the one given, else one for the service account found
+    (required in strict mode, optional in permissive mode, never used when security is disabled).
+
+    Shared by the scheduler and operator drivers, so both find the account the same way.
+    """
+    if provider is not None:
+        return provider
+    if security_mode is SecurityMode.DISABLED:
+        if service_account is not None:
+            logger.info("security mode is disabled: the service account is not used")
+        return None
+    resolution = resolve_service_account(service_account, environ=environ)
+    if security_mode is SecurityMode.STRICT:
+        account = resolution.require("strict mode requires a service account")
+    elif resolution.account is None:
+        logger.info("no service account found; running unauthenticated (permissive mode)")
+        return None
+    else:
+        account = resolution.account
+    return TokenProvider(account, ca_bundle=ca_bundle, security_mode=security_mode)
+
+
 class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     """A pymesos scheduler driver that authenticates as a DC/OS service account.
 
@@ -197,7 +227,9 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         self.resubscribe_backoff = resubscribe_backoff
         self.max_event_size = max_event_size
         self._tls_default = tls if tls is not None else self.security_mode is SecurityMode.STRICT
-        self.token_provider = self._resolve_token_provider(token_provider, service_account, environ)
+        self.token_provider = resolve_token_provider(
+            token_provider, service_account, environ, security_mode=self.security_mode, ca_bundle=self.ca_bundle
+        )
         if self.token_provider is not None and self._basic_credential is not None:
             raise ConfigurationError(
                 "give either a service account (DC/OS token auth) or principal/secret (Mesos HTTP Basic auth), "
@@ -229,28 +261,6 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     @property
     def _default_scheme(self) -> str:
         return "https" if self._tls_default else "http"
-
-    def _resolve_token_provider(
-        self,
-        provider: Optional[TokenProvider],
-        service_account: AccountLike,
-        environ: Optional[Mapping[str, str]],
-    ) -> Optional[TokenProvider]:
-        if provider is not None:
-            return provider
-        if self.security_mode is SecurityMode.DISABLED:
-            if service_account is not None:
-                logger.info("security mode is disabled: the service account is not used")
-            return None
-        resolution = resolve_service_account(service_account, environ=environ)
-        if self.security_mode is SecurityMode.STRICT:
-            account = resolution.require("strict mode requires a service account")
-        elif resolution.account is None:
-            logger.info("no service account found; running unauthenticated (permissive mode)")
-            return None
-        else:
-            account = resolution.account
-        return TokenProvider(account, ca_bundle=self.ca_bundle, security_mode=self.security_mode)
 
     def _enforce_principal(self, uid: str) -> None:
         """Strict mode: principal == account uid. Filled in when unset, refused when different."""

@@ -56,7 +56,7 @@ from mesos_auth.driver import (
     MAX_SILENCE,
     MAX_SUBSCRIBE_401,
     STOP_TIMEOUT,
-    AuthenticatedSchedulerDriver,
+    resolve_token_provider,
 )
 from mesos_auth.errors import (
     AuthenticationFailedError,
@@ -141,11 +141,8 @@ class AuthenticatedOperatorMasterDriver(MesosOperatorMasterDriver):  # type: ign
         self._timeout_seconds = float(timeout)
         self._tls_default = tls if tls is not None else self.security_mode is SecurityMode.STRICT
         # The scheduler driver's resolution (explicit provider, mode, account discovery), not a copy of it.
-        self.token_provider: Optional[TokenProvider] = AuthenticatedSchedulerDriver._resolve_token_provider(
-            self,
-            token_provider,
-            service_account,
-            environ,
+        self.token_provider: Optional[TokenProvider] = resolve_token_provider(
+            token_provider, service_account, environ, security_mode=self.security_mode, ca_bundle=self.ca_bundle
         )
         self._configured: Tuple[MasterAddress, ...] = ()
         self._address: Optional[MasterAddress] = None
