@@ -89,17 +89,6 @@ def fake_iam(ca: TestCA, clock: FakeClock) -> Iterator[Callable[..., FakeIAM]]:
 
 
 @pytest.fixture(scope="session")
-def zookeeper() -> Iterator[Any]:
-    """One real ZooKeeper for the run (Debian's package); skipped only when it is not installed."""
-    from mesos_auth.testing.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
-
-    server = ZooKeeperServer()
-    try:
-        server.start()
-    except ZooKeeperUnavailable as missing:
-        server.stop()
-        pytest.skip(str(missing))
-    try:
-        yield server
-    finally:
-        server.stop()
+def zookeeper(mesos_zookeeper: Any) -> Any:
+    """One real ZooKeeper for the run (the plugin's ``mesos_zookeeper``); skipped only when it is not installed."""
+    return mesos_zookeeper

@@ -11,6 +11,11 @@ key only when asked to with ``--inline-secret``: then
 ``DCOS_SERVICE_ACCOUNT_CREDENTIAL`` holds the secret's JSON itself (shell-quoted),
 as a DC/OS environment-variable secret does, and no secret file is written.
 
+With ``--masters 3`` it runs three masters that find their leader through ZooKeeper
+(``--zookeeper HOSTS``, or a ZooKeeper of its own when the Debian package is installed)
+and exports the ``zk://`` URL as ``MESOS_MASTER_URL``; SIGUSR1 kills the leader and
+the next master takes over (a failover to try the framework through).
+
 It runs until Ctrl-C (SIGINT) or SIGTERM, then stops the servers and exits 0
 (1 if a server thread failed meanwhile: that is a bug in the fake, shown on stderr).
 """
@@ -18,13 +23,15 @@ It runs until Ctrl-C (SIGINT) or SIGTERM, then stops the servers and exits 0
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shlex
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, TextIO, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, TextIO, Union
 
 from mesos_auth.errors import ConfigurationError
 
@@ -45,10 +52,24 @@ unless --no-tls. Create a service account granted --role and --task-user, write 
 lines a framework needs. Tokens are never printed; the private key is printed
 only with --inline-secret, which exports the secret itself.
 
+With --masters 3: three masters found through ZooKeeper (--zookeeper HOSTS, or
+one of its own when ZooKeeper is installed), MESOS_MASTER_URL is the zk:// URL,
+and SIGUSR1 (kill -USR1 <pid>) kills the leader: the next one takes over.
+
 Runs until Ctrl-C or SIGTERM; exits 0 once stopped."""
 
 #: Called once everything is printed; returns when the cluster should stop.
 Waiter = Callable[["FakeCluster"], None]
+
+
+def _master_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of masters") from None
+    if not 1 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 to 9 masters (DC/OS runs 1, 3 or 5)")
+    return value
 
 
 def _positive_seconds(text: str) -> float:
@@ -116,6 +137,20 @@ def add_parser(subparsers: Any) -> None:
         metavar="SECONDS",
         help="seconds between the master's HEARTBEAT events (default: %(default)s)",
     )
+    parser.add_argument(
+        "--masters",
+        type=_master_count,
+        default=1,
+        metavar="N",
+        help="run N masters that find their leader through ZooKeeper, as DC/OS does with 3 or 5 "
+        "(default: %(default)s); SIGUSR1 then fails the leader over",
+    )
+    parser.add_argument(
+        "--zookeeper",
+        metavar="HOSTS",
+        help="the ZooKeeper the masters join, e.g. 127.0.0.1:2181 (default with --masters 2 or more: "
+        "start one on 127.0.0.1, which needs the Debian package: sudo apt-get install zookeeper)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -125,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace, *, wait: Waiter, out: Optional[TextIO] = None) -> int:
     """Start the cluster, print how to use it, ``wait(cluster)``, stop it."""
-    from mesos_auth.testing import FakeCluster, FakeServerError
+    from mesos_auth.testing import FakeCluster
 
     stream = out if out is not None else sys.stdout
     if args.security_mode == "strict" and not args.tls:
@@ -142,12 +177,31 @@ def serve(args: argparse.Namespace, *, wait: Waiter, out: Optional[TextIO] = Non
     if directory is not None:
         directory = directory.expanduser().absolute()
         directory.mkdir(parents=True, exist_ok=True)
-    cluster = FakeCluster(
-        args.security_mode,
-        tls=args.tls,
-        directory=directory,
-        heartbeat_interval=args.heartbeat_interval,
-    )
+    masters: int = getattr(args, "masters", 1)
+    with _zookeeper_for(masters, getattr(args, "zookeeper", None)) as zookeeper:
+        cluster = FakeCluster(
+            args.security_mode,
+            tls=args.tls,
+            directory=directory,
+            heartbeat_interval=args.heartbeat_interval,
+            masters=masters,
+            zookeeper=zookeeper,
+        )
+        return _serve_cluster(cluster, args, uid, roles, task_users, directory, wait, stream)
+
+
+def _serve_cluster(
+    cluster: FakeCluster,
+    args: argparse.Namespace,
+    uid: str,
+    roles: List[str],
+    task_users: List[str],
+    directory: Optional[Path],
+    wait: Waiter,
+    stream: TextIO,
+) -> int:
+    from mesos_auth.testing import FakeServerError
+
     with cluster:
         account = cluster.create_service_account(uid, roles=roles, task_user=task_users)
         if args.inline_secret:
@@ -166,6 +220,29 @@ def serve(args: argparse.Namespace, *, wait: Waiter, out: Optional[TextIO] = Non
     return 0
 
 
+@contextlib.contextmanager
+def _zookeeper_for(masters: int, hosts: Optional[str]) -> Iterator[Optional[str]]:
+    """The ZooKeeper hosts the masters join: ``hosts``, or (several masters) a ZooKeeper of our own."""
+    if hosts is not None or masters == 1:
+        yield hosts
+        return
+    from mesos_auth.testing.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
+
+    server = ZooKeeperServer()
+    try:
+        server.start()
+    except ZooKeeperUnavailable as missing:
+        server.stop()
+        raise ConfigurationError(
+            f"--masters {masters} needs ZooKeeper, where frameworks find the leader, and {missing}; "
+            "or give a running one with --zookeeper HOSTS"
+        ) from None
+    try:
+        yield server.hosts
+    finally:
+        server.stop()
+
+
 def _print_summary(
     stream: TextIO,
     cluster: FakeCluster,
@@ -181,6 +258,9 @@ def _print_summary(
         "cluster URL": cluster.url,
         "master URL": cluster.master_url,
     }
+    if cluster.zookeeper_url is not None:
+        rows["master URL"] = f"{cluster.master_url} (the leader of {len(cluster.masters)})"
+        rows["ZooKeeper URL"] = f"{cluster.zookeeper_url} (MESOS_MASTER_URL below)"
     if cluster.tls and cluster.master_http_url is not None:
         rows["master plain http"] = f"{cluster.master_http_url} (the same port: SSL downgrade)"
     rows.update(
@@ -203,23 +283,33 @@ def _print_summary(
     if cluster.ca_bundle is None:
         lines.append("unset MESOS_AUTH_CA_BUNDLE")
     lines += [f"export {name}={shlex.quote(value)}" for name, value in exports.items()]
+    if len(cluster.masters) > 1:
+        lines += ["", f"kill -USR1 {os.getpid()} fails the leading master over to the next."]
     lines += ["", "Ctrl-C (or SIGTERM) stops it."]
     print("\n".join(lines), file=stream, flush=True)
 
 
 def wait_for_stop_signal(cluster: FakeCluster) -> None:
-    """Return on SIGINT or SIGTERM (handlers restored afterwards)."""
+    """Return on SIGINT or SIGTERM (handlers restored afterwards); on SIGUSR1 fail the leader over."""
     stop = threading.Event()
+    fail_over = threading.Event()
 
     def handler(signum: int, frame: Any) -> None:
         stop.set()
+
+    def failover_handler(signum: int, frame: Any) -> None:
+        fail_over.set()
 
     previous: Dict[signal.Signals, Any] = {}
     try:
         for stop_signal in (signal.SIGINT, signal.SIGTERM):
             previous[stop_signal] = signal.signal(stop_signal, handler)
+        previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, failover_handler)
         while not stop.wait(0.5):
-            pass
+            if fail_over.is_set():
+                fail_over.clear()
+                leader = cluster.fail_over()
+                print(f"mesos-auth fake-cluster: failed over; the leader is now {leader.url}", flush=True)
     finally:
         for stop_signal, old in previous.items():
             signal.signal(stop_signal, old)

@@ -15,6 +15,7 @@ from mesos_auth.testing.iam import FakeIAM, IAMEvent
 from mesos_auth.testing.master import FakeMaster
 from mesos_auth.testing.router import FakeRouter
 from mesos_auth.testing.tls import TestCA
+from mesos_auth.testing.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
 
 __all__ = [
     "FakeAgent",
@@ -26,4 +27,6 @@ __all__ = [
     "IAMEvent",
     "TestCA",
     "TokenRejected",
+    "ZooKeeperServer",
+    "ZooKeeperUnavailable",
 ]

@@ -35,6 +35,11 @@ own address stays reachable (``cluster.iam.login_endpoint``).
 
 With ``tls=False`` everything is plain http (strict mode included, which no real
 cluster does and which our client refuses: useful to test exactly that).
+
+High availability: ``FakeCluster(masters=3, zookeeper=...)`` runs three masters that
+join ZooKeeper as Mesos masters do; :attr:`FakeCluster.zookeeper_url` is what a
+framework is given, :meth:`FakeCluster.fail_over` kills the leader and the next one
+takes over (``mesos_auth.testing.master_group``).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, Union
 
 from mesos_auth._files import PRIVATE_FILE_MODE, write_file
 from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
@@ -60,6 +65,7 @@ from mesos_auth.testing.iam import DEFAULT_TOKEN_LIFETIME, FakeIAM
 from mesos_auth.testing.master import DEFAULT_TASK_STATES, MESOS_VERSION, FakeMaster
 from mesos_auth.testing.master.resources import AgentsOption
 from mesos_auth.testing.master.timers import Clock
+from mesos_auth.testing.master_group import MasterGroup
 from mesos_auth.testing.router import FakeRouter
 from mesos_auth.testing.tls import TestCA
 
@@ -127,10 +133,15 @@ class FakeCluster:
         iam_clock: Clock = time.time,
         executors: str = "simulated",
         authenticate_http_executors: Optional[bool] = None,
+        masters: int = 1,
+        zookeeper: Union[str, ZooKeeperHosts, None] = None,
+        zookeeper_path: str = "/mesos",
     ) -> None:
         self._mode = SecurityMode.parse(security_mode)
         if executors not in ("simulated", "process"):
             raise ValueError(f"executors must be 'simulated' or 'process', not {executors!r}")
+        zookeeper_hosts = _zookeeper_hosts(zookeeper)
+        _check_masters(masters, zookeeper_hosts, executors)
         if not isinstance(tls, (bool, TestCA)):
             raise TypeError(f"tls must be True, False or a TestCA, not {tls!r}")
         self._owns_directory = directory is None
@@ -146,7 +157,7 @@ class FakeCluster:
         self._secret_files: Dict[str, Tuple[ServiceAccount, Path]] = {}
         self._state = "new"
         iam: Optional[FakeIAM] = None
-        master: Optional[FakeMaster] = None
+        made: List[FakeMaster] = []
         agent: Optional[FakeAgent] = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -159,7 +170,7 @@ class FakeCluster:
                 # Admin Router in strict mode sends every plain-http path to https.
                 redirect_http_to_https=strict_tls,
             )
-            master = FakeMaster(
+            master_options: Dict[str, Any] = dict(
                 security_mode=self._mode.value,
                 iam=iam,
                 tls=self._ca,
@@ -178,6 +189,9 @@ class FakeCluster:
                 authorizer=iam,
                 clock=clock,
             )
+            for _ in range(masters):
+                made.append(FakeMaster(**master_options))
+            master = made[0]
             router = FakeRouter(
                 iam=iam,
                 master=master,
@@ -199,16 +213,23 @@ class FakeCluster:
                     directory=self.directory / "agent",
                 )
         except BaseException:
-            for server in (agent, master, iam):
+            for server in [agent, *made, iam]:
                 if server is not None:
                     server.stop()  # closes the listeners it bound
             self._cleanup_directory()
             raise
-        self._iam, self._master, self._router = iam, master, router
+        self._iam, self._router = iam, router
+        self._masters = MasterGroup(
+            made,
+            zookeeper_hosts=zookeeper_hosts,
+            zookeeper_path=zookeeper_path,
+            on_new_leader=router.set_leader,
+        )
         self._agent: Optional[FakeAgent] = agent
 
     def __repr__(self) -> str:
-        return f"<FakeCluster {self._mode.value} url={self.url} master={self.master_url} {self._state}>"
+        masters = f" masters={len(self.masters)}" if len(self.masters) > 1 else ""
+        return f"<FakeCluster {self._mode.value} url={self.url} master={self.master_url}{masters} {self._state}>"
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -222,7 +243,7 @@ class FakeCluster:
             self._state = "running"
         try:
             self._iam.start()
-            self._master.start()
+            self._masters.start()
             if self._agent is not None:
                 self._agent.start()
             self._router.start()
@@ -246,7 +267,7 @@ class FakeCluster:
                 self._agent.stop()  # every process killed and reaped, sandboxes removed
         finally:
             try:
-                self._master.stop()
+                self._masters.stop()
             finally:
                 try:
                     self._iam.stop()
@@ -275,7 +296,7 @@ class FakeCluster:
         Every fake is looked at; the error lists what each of them recorded.
         """
         problems: List[str] = []
-        servers: List[Any] = [self._iam, self._master, self._router]
+        servers: List[Any] = [self._iam, self._router]
         if self._agent is not None:
             servers.append(self._agent)
         for server in servers:
@@ -283,6 +304,7 @@ class FakeCluster:
                 server.check()
             except FakeServerError as exc:
                 problems.append(str(exc))
+        problems += self._masters.errors()
         if problems:
             raise FakeServerError("\n".join(problems))
 
@@ -290,15 +312,15 @@ class FakeCluster:
         """Back to a fresh cluster for the next test, keeping accounts and permissions.
 
         Resets the IAM (logins, records, faults, revocations, clock shift), the
-        master (frameworks, tasks, offers, records, faults) and the router (records,
-        faults; it leads to this cluster's master again). Server-thread errors are
-        cleared too: call :meth:`check` first.
+        masters (frameworks, tasks, offers, records, faults; the current leader stays
+        leader) and the router (records, faults; it leads to the leading master again).
+        Server-thread errors are cleared too: call :meth:`check` first.
         """
-        self._router.set_leader(self._master)
+        self._router.set_leader(self.leader)
         self._router.reset()
         if self._agent is not None:
             self._agent.reset()  # processes killed and reaped, executors and tasks forgotten
-        self._master.reset()
+        self._masters.reset()
         self._iam.reset()
 
     # -- parts and addresses ------------------------------------------------------------
@@ -309,7 +331,40 @@ class FakeCluster:
 
     @property
     def master(self) -> FakeMaster:
-        return self._master
+        """The leading master (with several masters, it changes at :meth:`fail_over`)."""
+        return self._masters.leader
+
+    @property
+    def leader(self) -> FakeMaster:
+        """The leading master: :attr:`master` by the name a multi-master test reads best."""
+        return self._masters.leader
+
+    @property
+    def masters(self) -> Tuple[FakeMaster, ...]:
+        """Every master, leader and followers, in the order they were made."""
+        return self._masters.masters
+
+    @property
+    def zookeeper_url(self) -> Optional[str]:
+        """``zk://<hosts>/mesos``: where frameworks find the leader; None without ZooKeeper."""
+        return self._masters.zookeeper_url
+
+    @property
+    def failovers(self) -> int:
+        """How many times :meth:`fail_over` made a new leader."""
+        return self._masters.failovers
+
+    def fail_over(self, to: Optional[FakeMaster] = None) -> FakeMaster:
+        """Kill the leading master; the next (``to``, or the lowest ZooKeeper sequence) leads. Returns it.
+
+        What frameworks see is a real failover: the leader's connections reset and
+        its ZooKeeper node goes; the new leader knows the agents, the tasks with their
+        unacknowledged updates and the frameworks that have tasks (recovered, their
+        ``FrameworkInfo`` and ``failover_timeout`` kept), and frameworks re-subscribe to
+        it with their ids. The old leader comes back as an empty follower. With one
+        master, it restarts (the same steps) and leads again.
+        """
+        return self._masters.fail_over(to)
 
     @property
     def agent(self) -> FakeAgent:
@@ -356,12 +411,13 @@ class FakeCluster:
 
         Outside strict mode the same port answers plain http too (:attr:`master_http_url`).
         """
-        return self._master.url
+        return self.leader.url
 
     @property
     def master_http_url(self) -> Optional[str]:
         """The master's plain-http address (its one port outside strict mode); None in strict mode with TLS."""
-        return self._master.http_url if self._master.plain_http else None
+        leader = self.leader
+        return leader.http_url if leader.plain_http else None
 
     @property
     def login_endpoint(self) -> str:
@@ -462,7 +518,8 @@ class FakeCluster:
         ``DCOS_SERVICE_ACCOUNT_CREDENTIAL`` (the secret file's path when one was
         written, else the secret's JSON inline; left out without an account),
         ``MESOS_AUTH_CA_BUNDLE`` (with TLS only), ``MESOS_AUTH_SECURITY_MODE``
-        and ``MESOS_MASTER_URL`` (our own convention). The values hold the private
+        and ``MESOS_MASTER_URL`` (our own convention: the ``zk://`` URL when the
+        cluster has ZooKeeper, else the leader's address). The values hold the private
         key when inlined: give them to the framework's process, never to a log.
         """
         env: Dict[str, str] = {}
@@ -472,8 +529,40 @@ class FakeCluster:
         if self.ca_bundle is not None:
             env[CA_BUNDLE_ENV] = self.ca_bundle
         env[SECURITY_MODE_ENV] = self._mode.value
-        env[MASTER_URL_ENV] = self.master_url
+        env[MASTER_URL_ENV] = self.zookeeper_url or self.master_url
         return env
+
+
+class ZooKeeperHosts(Protocol):
+    """A running ZooKeeper (``mesos_auth.testing.zookeeper.ZooKeeperServer``): its ``hosts`` string."""
+
+    @property
+    def hosts(self) -> str: ...
+
+
+def _zookeeper_hosts(zookeeper: Union[str, ZooKeeperHosts, None]) -> Optional[str]:
+    if zookeeper is None or isinstance(zookeeper, str):
+        if isinstance(zookeeper, str) and (not zookeeper or "://" in zookeeper or "/" in zookeeper):
+            raise ValueError(
+                f"zookeeper takes the hosts, e.g. '127.0.0.1:2181' or 'zk1:2181,zk2:2181', not {zookeeper!r} "
+                "(the path is zookeeper_path=)"
+            )
+        return zookeeper
+    return str(zookeeper.hosts)
+
+
+def _check_masters(masters: int, zookeeper_hosts: Optional[str], executors: str) -> None:
+    if isinstance(masters, bool) or not isinstance(masters, int) or masters < 1:
+        raise ValueError(f"masters must be a positive count, not {masters!r}")
+    if masters > 1 and zookeeper_hosts is None:
+        raise ValueError(
+            f"{masters} masters need ZooKeeper, where frameworks find the leader: pass zookeeper= "
+            "(a mesos_auth.testing.ZooKeeperServer or its hosts, e.g. '127.0.0.1:2181')"
+        )
+    if masters > 1 and executors == "process":
+        raise ValueError(
+            "executors='process' runs one agent bound to one master: use executors='simulated' with several masters"
+        )
 
 
 def _as_pair(permission: PermissionLike) -> Tuple[str, str]:

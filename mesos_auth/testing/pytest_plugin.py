@@ -7,6 +7,9 @@ Fixtures only; nothing starts unless a test asks for one of them:
   cluster URL (the fake Admin Router);
 - ``mesos_iam``, ``mesos_master``, ``mesos_router``: its :class:`FakeIAM`,
   :class:`FakeMaster` and :class:`~mesos_auth.testing.router.FakeRouter`;
+- ``mesos_zookeeper``: a real ZooKeeper on 127.0.0.1 for the session
+  (:class:`~mesos_auth.testing.ZooKeeperServer`, Debian's ``zookeeper`` package; the
+  test is skipped, saying how to install it, where it is missing);
 - ``mesos_service_account``: a fresh service account on that cluster, with a uid
   unique to the test, granted (in the IAM) the canonical strict-mode permissions
   for the role ``*`` and tasks run as ``nobody`` (``FakeCluster.create_service_account``):
@@ -24,6 +27,14 @@ or by a marker (on a test, a class or a module's ``pytestmark``)::
 
     @pytest.mark.mesos_cluster(security_mode="permissive", tls=False)
     @pytest.mark.mesos_cluster("disabled")
+
+Several masters, found through ZooKeeper as on DC/OS (``mesos_cluster.zookeeper_url``
+is the ``zk://`` URL to give the framework, ``mesos_cluster.fail_over()`` kills the
+leader)::
+
+    @pytest.mark.mesos_cluster(masters=3)
+
+uses ``mesos_zookeeper`` (or ``zookeeper=<hosts>``) and a ZooKeeper path of the test's own.
 
 A parameter overrides the marker, key by key. Clusters that differ only in
 security mode and TLS are started once per session and reset before each test
@@ -58,6 +69,7 @@ from mesos_auth.testing.iam import FakeIAM
 from mesos_auth.testing.master import FakeMaster
 from mesos_auth.testing.router import FakeRouter
 from mesos_auth.testing.tls import TestCA
+from mesos_auth.testing.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
 
 MARKER = "mesos_cluster"
 DEFAULT_SECURITY_MODE = SecurityMode.STRICT
@@ -162,11 +174,31 @@ def mesos_cluster(
         yield cluster
         cluster.check()
         return
+    if options.get("masters", 1) != 1 or options.get("zookeeper") is not None:
+        if options.get("zookeeper") is None:
+            options["zookeeper"] = request.getfixturevalue("mesos_zookeeper")
+        options.setdefault("zookeeper_path", f"/mesos-auth-tests/{next(_serial)}/mesos")
     options.setdefault("directory", tmp_path_factory.mktemp("mesos-cluster"))
     options.setdefault("allocation_interval", FIXTURE_ALLOCATION_INTERVAL)
     with FakeCluster(mode, tls=tls, **options) as own:
         yield own
         own.check()
+
+
+@pytest.fixture(scope="session")
+def mesos_zookeeper() -> Iterator[ZooKeeperServer]:
+    """A real ZooKeeper on 127.0.0.1 (a free port, a temporary data directory) for the whole session;
+    the test is skipped, with how to install it, where ZooKeeper or Java is missing."""
+    server = ZooKeeperServer()
+    try:
+        server.start()
+    except ZooKeeperUnavailable as missing:
+        server.stop()
+        pytest.skip(str(missing))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -367,3 +367,43 @@ def test_sigterm_stops_it_and_removes_its_temporary_directory(command: List[Comm
     assert cmd.stop(signal.SIGTERM) == 0
     assert not directory.exists()
     assert "PRIVATE KEY" not in cmd.output
+
+
+def test_three_masters_with_a_zookeeper_of_its_own_fail_over_on_sigusr1(zookeeper, command: List[Command]) -> None:
+    """``zookeeper``: only to skip where ZooKeeper is not installed; the command starts its own."""
+    cmd = Command("--masters", "3")
+    command.append(cmd)
+    cmd.wait_for_line("kill -USR1")
+    values = parse_output(cmd.output)
+    assert values["MESOS_MASTER_URL"].startswith("zk://127.0.0.1:") and values["MESOS_MASTER_URL"].endswith("/mesos")
+    assert values["ZooKeeper URL"].startswith(values["MESOS_MASTER_URL"])
+    assert "(the leader of 3)" in values["master URL"]
+    leader = values["master URL"].split()[0]
+    assert get_version(leader, values["MESOS_AUTH_CA_BUNDLE"])["version"]
+    assert f"kill -USR1 {cmd.process.pid}" in cmd.output
+    cmd.process.send_signal(signal.SIGUSR1)
+    moved = cmd.wait_for_line("mesos-auth fake-cluster: failed over")
+    new_leader = moved.rsplit(" ", 1)[-1]
+    assert new_leader != leader and get_version(new_leader, values["MESOS_AUTH_CA_BUNDLE"])["version"]
+    assert cmd.stop(signal.SIGINT) == 0
+
+
+def test_masters_join_a_given_zookeeper(zookeeper, tmp_path: Path) -> None:
+    out = io.StringIO()
+    seen: List[Any] = []
+
+    def wait(cluster: FakeCluster) -> None:
+        seen.append((len(cluster.masters), cluster.zookeeper_url, cluster.leader.zookeeper_sequence is not None))
+
+    args = build_parser().parse_args(["fake-cluster", "--masters", "2", "--zookeeper", zookeeper.hosts])
+    assert serve(args, wait=wait, out=out) == 0
+    assert seen == [(2, f"zk://{zookeeper.hosts}/mesos", True)]
+    assert parse_output(out.getvalue())["MESOS_MASTER_URL"] == f"zk://{zookeeper.hosts}/mesos"
+
+
+@pytest.mark.parametrize("count", ["0", "10", "three"])
+def test_a_bad_master_count_is_a_usage_error(count: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["fake-cluster", "--masters", count])
+    assert exit_info.value.code == 2
+    assert "--masters" in capsys.readouterr().err

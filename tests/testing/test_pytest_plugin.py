@@ -67,12 +67,12 @@ class OneTaskScheduler(Scheduler):
             self.finished.set()
 
 
-def run_my_framework(cluster, account):
+def run_my_framework(cluster, account, master=None):
     scheduler = OneTaskScheduler()
     driver = create_driver(
         scheduler,
         {"user": "nobody", "name": "my-framework"},
-        cluster.master_url,
+        master or cluster.master_url,
         use_addict=True,
         service_account=account,
         ca_bundle=cluster.ca_bundle,
@@ -106,13 +106,23 @@ def test_my_framework_in_other_modes(mesos_cluster, mesos_service_account):
 def test_my_framework_over_plain_http(mesos_cluster, mesos_service_account):
     assert mesos_cluster.master_url.startswith("http://")
     assert run_my_framework(mesos_cluster, mesos_service_account).states[-1] == "TASK_FINISHED"
+
+
+@pytest.mark.mesos_cluster(masters=3)
+def test_my_framework_finds_the_leader_in_zookeeper(mesos_cluster, mesos_service_account, mesos_zookeeper):
+    assert mesos_cluster.zookeeper_url.startswith(f"zk://{mesos_zookeeper.hosts}/")
+    assert len(mesos_cluster.masters) == 3
+    mesos_cluster.fail_over()
+    scheduler = run_my_framework(mesos_cluster, mesos_service_account, master=mesos_cluster.zookeeper_url)
+    assert scheduler.states[-1] == "TASK_FINISHED"
+    assert mesos_cluster.leader is mesos_cluster.masters[1]
 '''
 
 
 def test_a_framework_registers_and_finishes_a_task_with_the_fixtures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_my_framework=FRAMEWORK_TEST)
     result = run(pytester)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 SELECTION_TEST = """

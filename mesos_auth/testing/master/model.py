@@ -23,6 +23,8 @@ Action = Callable[[], None]
 
 SUBSCRIBED = "subscribed"
 DISCONNECTED = "disconnected"
+#: Known to a newly elected master from its agents, not subscribed to it yet (``recovery.py``).
+RECOVERED = "recovered"
 REMOVED = "removed"
 TORN_DOWN = "torn_down"
 
@@ -87,7 +89,7 @@ class FrameworkState:
 
     @property
     def active(self) -> bool:
-        return self.state in (SUBSCRIBED, DISCONNECTED)
+        return self.state in (SUBSCRIBED, DISCONNECTED, RECOVERED)
 
     @property
     def takes_offers(self) -> bool:

@@ -323,6 +323,32 @@ class FakeMaster(MasterSnapshots, FakeServer):
         if stepped_down:
             self.drop_streams()
 
+    def take_over_from(self, previous: FakeMaster) -> None:
+        """Lead in ``previous``'s place, knowing what the agents report when they re-register.
+
+        Agents, tasks (unacknowledged updates included), executors and the frameworks
+        that have any come over; frameworks are *recovered* until they subscribe again
+        with their id (``recovery.py``, after ``Master::recoverFramework``).
+        """
+        with previous._changed:
+            report = previous._cluster.agents_report()
+        with self._changed:
+            self._hub.finish_all()
+            self._cluster.recover(report)
+            self._changed.notify_all()
+        self.become_leader()
+
+    def restart_as_follower(self, leader: Union[FakeMaster, str]) -> None:
+        """A leader that lost leadership: Mesos exits ("Lost leadership... committing
+        suicide!", ``Master::detected``) and comes back empty as a follower of ``leader``:
+        its streams drop and it forgets its frameworks, tasks and offers (requests
+        recorded so far are kept for the tests)."""
+        self.set_leader(leader)
+        with self._changed:
+            self._hub.finish_all()
+            self._cluster.reset()
+            self._changed.notify_all()
+
     _zookeeper: Optional[ZooKeeperMembership] = None
 
     def register_in_zookeeper(self, hosts: str, path: str = "/mesos", scheme: Optional[str] = None) -> str:
@@ -334,6 +360,12 @@ class FakeMaster(MasterSnapshots, FakeServer):
         info = self._master_info(scheme or ("https" if "https" in self._listeners else "http"))
         self._zookeeper = ZooKeeperMembership(hosts, path, master_info_json(info, self.release))
         return self._zookeeper.name
+
+    @property
+    def zookeeper_sequence(self) -> Optional[int]:
+        """The sequence number of this master's ZooKeeper node; None when not in ZooKeeper."""
+        membership = self._zookeeper
+        return membership.sequence if membership is not None and membership.node else None
 
     def unregister_from_zookeeper(self) -> None:
         """Remove this master's node (a master that exits); stopping the master does it too."""

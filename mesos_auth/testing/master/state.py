@@ -25,6 +25,7 @@ from mesos_auth.testing.master.model import (
     framework_roles,
 )
 from mesos_auth.testing.master.records import AgentRecord, ExecutorRecord, FrameworkRecord, OfferRecord, TaskRecord
+from mesos_auth.testing.master.recovery import AgentsReport, agents_report, recover
 from mesos_auth.testing.master.resources import AgentSpec
 from mesos_auth.testing.master.streams import EventStream
 from mesos_auth.testing.master.tasks import Tasks
@@ -87,6 +88,19 @@ class Cluster:
 
     def framework(self, framework_id: Optional[str]) -> Optional[FrameworkState]:
         return self.model.framework(framework_id)
+
+    # -- leader failover -----------------------------------------------------------
+
+    def agents_report(self) -> AgentsReport:
+        """What this master's agents would tell a new leader (``recovery.py``)."""
+        return agents_report(self.model)
+
+    def recover(self, report: AgentsReport) -> None:
+        """Start over as a newly elected leader that knows what the agents report."""
+        self.model.reset()
+        for task in recover(self.model, report):
+            self.tasks.resume(task)
+        self.allocator.start()
 
     # -- subscription ------------------------------------------------------------
 

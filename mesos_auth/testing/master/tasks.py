@@ -303,6 +303,16 @@ class Tasks:
             else:
                 self._model.later(index * self._task_state_delay, functools.partial(self._progress, task, state))
 
+    def resume(self, task: TaskState) -> None:
+        """Go on with the state sequence of a task a new leader recovered (``recovery.py``):
+        its agent kept running it, so the states not reported yet follow, one every delay."""
+        done = len(task.states) - 1  # TASK_STAGING is the master's own first state
+        for index, state in enumerate(self._task_states[done:], start=1):
+            if self._task_state_delay <= 0:
+                self._progress(task, state)
+            else:
+                self._model.later(index * self._task_state_delay, functools.partial(self._progress, task, state))
+
     def _progress(self, task: TaskState, state: str) -> None:
         """An agent reports a new state: an UPDATE with a uuid, kept until acknowledged."""
         if task.terminal or task.completed:
