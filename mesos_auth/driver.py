@@ -17,7 +17,10 @@ cannot serve a DC/OS cluster (``docs/protocol.md``, "pymesos 0.3.15"):
   and resends; a dropped or silent stream, an unreachable master or IAM, and
   anything malformed a master sends re-subscribe with backoff and the same
   framework id; a 307 follows the leader when the leader is part of the cluster
-  (:mod:`mesos_auth.leaders`). Only what cannot heal (principal mismatch,
+  (:mod:`mesos_auth.leaders`). With ``zk://`` the leader is found and followed in
+  ZooKeeper (:mod:`mesos_auth.zookeeper_detector`): ``start()`` never waits for
+  ZooKeeper, its restarts and session expiries leave the subscription alone, and a
+  new leader cuts a backoff pause short. Only what cannot heal (principal mismatch,
   permission refused, credentials rejected, an untrusted certificate of a
   configured master, the driver's own ``timeout``) stops the driver, with a typed
   error that ``join()`` and ``run()`` raise in the caller's thread and the
@@ -39,6 +42,7 @@ scheduler's callbacks, as pymesos' IO thread did.
 
 from __future__ import annotations
 
+import collections
 import http.client
 import json
 import logging
@@ -46,7 +50,7 @@ import re
 import ssl
 import threading
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Mapping, Optional, Tuple, Union
 
 from pymesos import MesosSchedulerDriver
 from pymesos.utils import DAY
@@ -93,6 +97,8 @@ from mesos_auth.subscription import (
 )
 from mesos_auth.tokens import TokenInfo, TokenProvider
 from mesos_auth.transport import Connection, make_ssl_context, open_connection, tls_error
+from mesos_auth.undelivered import has_capability, launched_task_ids, master_disconnected_status, task_id_of
+from mesos_auth.zookeeper_detector import ZooKeeperMasterDetector, ZooKeeperURL, parse_zookeeper_url
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +189,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     version: Optional[str]
     stream_id: Optional[str]
     framework_id: Optional[str]
+    detector: Optional[ZooKeeperMasterDetector]
 
     def __init__(
         self,
@@ -239,13 +246,20 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self._enforce_principal(self.token_provider.uid)
         self._address: Optional[MasterAddress] = None
         self._configured: Tuple[MasterAddress, ...] = ()
-        if isinstance(master_uri, str) and not is_zookeeper(master_uri):
+        self._zookeeper: Optional[ZooKeeperURL] = None
+        self._named_leader: Optional[MasterAddress] = None  # by ZooKeeper (or change_master) last
+        #: Updates the driver makes itself (a launch that did not reach the master), for the stream thread.
+        self._local_updates: Deque[Dict[str, Any]] = collections.deque()
+        if isinstance(master_uri, str) and is_zookeeper(master_uri):
+            self._zookeeper = parse_zookeeper_url(master_uri)
+        elif isinstance(master_uri, str):
             self._configured = tuple(self._checked_address(a) for a in parse_masters(master_uri, self._default_scheme))
             self._address = self._configured[0]
         self._members = ClusterMembers(self._configured)
         self._ssl_context = make_ssl_context(self.ca_bundle)
         self._call_lock = threading.RLock()
         self._stop_event = threading.Event()  # set when the stream thread must end
+        self._wake = threading.Event()  # ends a backoff pause: stop(), or a new leading master
         self._stopping = threading.Event()  # set first thing in stop(): an ending stream is then expected
         self._stop_requested_at = 0.0
         self._lifetime = Deadline(what="the driver")  # cancelled by stop(): ends every wait of the driver
@@ -299,15 +313,14 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self._started = True
             self._failure = None
             self._stop_event.clear()
+            self._wake.clear()
             self._stopping.clear()
             self._lifetime = Deadline(what="the driver")
         if self.token_provider is not None:
             self.token_provider.add_refresh_listener(self._on_token_refreshed)
-        uri = self.master_uri
-        if isinstance(uri, str) and is_zookeeper(uri):
-            from pymesos.detector import MasterDetector
-
-            self.detector = MasterDetector(uri[uri.index("://") + 3 :], self)
+        if self._zookeeper is not None:
+            # Ours, not pymesos' MasterDetector: it neither blocks start() nor dies (zookeeper_detector.py).
+            self.detector = ZooKeeperMasterDetector(self._zookeeper, self.change_master)
             self.detector.start()
         elif self._address is not None:
             self._master = self._address.netloc
@@ -333,6 +346,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         if was_started and not failover and self._failure is None and self.connected:
             self._teardown_within(STOP_TIMEOUT)
         self._stop_event.set()
+        self._wake.set()
         self._lifetime.cancel()
         self._close_stream()
         if self.token_provider is not None:
@@ -364,12 +378,91 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         self.stop()
 
     def acknowledgeStatusUpdate(self, status: Any) -> None:
-        """As pymesos, but a no-op once stopping: a scheduler that calls ``stop()`` from
+        """As pymesos, but a no-op once stopping (a scheduler that calls ``stop()`` from
         ``statusUpdate`` tore the framework down, and there is nothing left to
-        acknowledge (pymesos would fail an assertion here)."""
+        acknowledge; pymesos would fail an assertion here), and quiet when the master
+        cannot be reached: the update stays unacknowledged, so the master sends it again
+        after the driver re-subscribes, as the Mesos driver ignores an acknowledgement
+        while disconnected (``src/sched/sched.cpp``, ``acknowledgeStatusUpdate``)."""
         if self._stopping.is_set():
             return
-        super().acknowledgeStatusUpdate(status)
+        try:
+            super().acknowledgeStatusUpdate(status)
+        except MesosAuthError as exc:
+            if not _undelivered(exc):
+                raise
+            logger.warning(
+                "acknowledgement of an update of task %s not delivered (%s); the master sends it again",
+                server_text(task_id_of(status), 100),
+                _describe(exc),
+            )
+
+    def declineOffer(self, offer_ids: Any, filters: Any = None) -> None:
+        """As pymesos, and quiet (one WARNING) when the DECLINE cannot reach the master: the
+        offers went with the connection (the master rescinds them), as the Mesos driver
+        ignores a decline while disconnected (``src/sched/sched.cpp``, ``declineOffer``)."""
+        try:
+            super().declineOffer(offer_ids, filters)
+        except MesosAuthError as exc:
+            if not _undelivered(exc):
+                raise
+            logger.warning("DECLINE not delivered (%s); the offer went with the connection", _describe(exc))
+
+    def launchTasks(self, offer_ids: Any, tasks: Any, filters: Any = None) -> None:
+        """As pymesos, through :meth:`acceptOffers` (pymesos drops a launch while disconnected in silence)."""
+        if not tasks:
+            super().launchTasks(offer_ids, tasks, filters)
+            return
+        self.acceptOffers(offer_ids, [{"type": "LAUNCH", "launch": {"task_infos": tasks}}], filters)
+
+    def acceptOffers(self, offer_ids: Any, operations: Any, filters: Any = None) -> None:
+        """As pymesos, but a launch that cannot reach the master is not lost: each of its
+        tasks gets ``TASK_LOST`` (``TASK_DROPPED`` for a PARTITION_AWARE framework),
+        ``REASON_MASTER_DISCONNECTED``, "Master disconnected", as the Mesos driver sends
+        (``src/sched/sched.cpp``, ``SchedulerProcess::acceptOffers``), delivered to
+        ``statusUpdate`` after the current callback. The call does not raise then.
+
+        "Cannot reach" includes a connection that broke after the ACCEPT was sent: the
+        master may have launched the task after all, and then reports it as usual (a later
+        ``TASK_RUNNING``); reconcile to be sure. Refusals (a non-2xx answer) still raise
+        :class:`MasterCallError`.
+        """
+        if not operations:
+            super().acceptOffers(offer_ids, operations, filters)
+            return
+        try:
+            if not self.connected:
+                raise NotConnectedError("ACCEPT")
+            super().acceptOffers(offer_ids, operations, filters)
+        except MesosAuthError as exc:
+            if not _undelivered(exc):
+                raise
+            self._launch_not_delivered(operations, exc)
+
+    def _launch_not_delivered(self, operations: Any, exc: Exception) -> None:
+        partition_aware = has_capability(self._framework, "PARTITION_AWARE")
+        task_ids = launched_task_ids(operations)
+        for task_id in task_ids:
+            self._local_updates.append(master_disconnected_status(task_id, partition_aware=partition_aware))
+        if task_ids:
+            logger.warning(
+                "a launch of %d task(s) did not reach the master (%s): each gets %s (REASON_MASTER_DISCONNECTED)",
+                len(task_ids),
+                _describe(exc),
+                "TASK_DROPPED" if partition_aware else "TASK_LOST",
+            )
+
+    def _deliver_local_updates(self) -> None:
+        """Hand the updates the driver made itself to the scheduler (on the stream thread)."""
+        while True:
+            try:
+                status = self._local_updates.popleft()
+            except IndexError:
+                return
+            try:
+                self.on_event({"type": "UPDATE", "update": {"status": status}})
+            except Exception:
+                logger.exception("the scheduler's UPDATE callback raised; the driver goes on")
 
     def join(self) -> None:
         """Wait for the driver to stop; raise the error that stopped it, if any.
@@ -394,7 +487,8 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         self.join()
 
     def change_master(self, master: Optional[str]) -> None:
-        """A new leading master (from ZooKeeper, or the program): re-subscribe there.
+        """A new leading master (from ZooKeeper, or the program): re-subscribe there, at once
+        (a backoff pause after failures at the previous leader is cut short).
 
         Its host becomes a cluster member: redirects to it are followed.
         """
@@ -403,8 +497,10 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             scheme = self._address.scheme if self._address is not None else self._default_scheme
             address = self._checked_address(parse_master(master, default_scheme=scheme))
             self._members.learn(address)
+        self._named_leader = address
         self._move_to(address)
         self._close_stream()
+        self._wake.set()
 
     def _move_to(self, address: Optional[MasterAddress]) -> None:
         """Talk to ``address`` from the next subscription on (its version is asked afresh)."""
@@ -638,9 +734,11 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         failing_since = time.monotonic()
         subscribe_401s = redirects = 0
         while not self._stop_event.is_set():
+            self._deliver_local_updates()
+            self._wake.clear()  # a leader named before this attempt is where it goes: no pause to cut short
             address = self._address
             if address is None:
-                self._stop_event.wait(0.1)
+                self._wake.wait(0.1)
                 continue
             subscription = _Subscription()
             try:
@@ -688,7 +786,14 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 )
             delay = self.resubscribe_backoff.delay(attempt)
             logger.info("re-subscribing to %s in %.1f s", self._master_url, delay)
-            self._stop_event.wait(delay)
+            if self._pause(delay):
+                attempt = 0  # a new leader: its own backoff
+
+    def _pause(self, delay: float) -> bool:
+        """Wait ``delay`` between subscriptions; True when a new leading master cut it short."""
+        woken = self._wake.wait(delay)
+        self._wake.clear()
+        return woken and not self._stop_event.is_set()
 
     def _end_subscription(self, subscription: _Subscription) -> None:
         subscription.ended_at = time.monotonic()
@@ -718,13 +823,22 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         return address in self._configured or (self._members.knows(address) and not self._configured)
 
     def _back_to_configured(self) -> None:
+        """To the first configured master; with ``zk://``, to the leader ZooKeeper named last."""
         if self._configured:
             self._move_to(self._configured[0])
+        elif self._named_leader is not None:
+            self._move_to(self._named_leader)
 
     def _next_configured(self, failed: MasterAddress) -> None:
-        """After a failure: from a leader we were sent to, back to the configured masters;
-        with several configured, on to the next one."""
+        """After a failure: from a leader we were sent to, back to the configured masters (or
+        the leader ZooKeeper named); with several configured, on to the next one."""
         configured = self._configured
+        named = self._named_leader
+        if not configured and named is not None and failed != named:
+            with self._lock:
+                if self._address == failed:
+                    self._move_to(named)  # a 307 sent us to a master that is gone
+            return
         if not configured or (len(configured) < 2 and failed in configured):
             return
         index = configured.index(failed) + 1 if failed in configured else 0
@@ -858,6 +972,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             self.on_event(event)
         except Exception:
             logger.exception("the scheduler's %s callback raised; the driver goes on", server_text(kind, 40))
+        self._deliver_local_updates()
         if kind == "SUBSCRIBED" and self.token_provider is not None:
             self._callback("authenticated", self.token_provider.uid)
         if kind in ("UPDATE", "UPDATE_OPERATION_STATUS"):
@@ -977,6 +1092,18 @@ def _mesos_version(payload: Any) -> Optional[str]:
         return None
     match = _VERSION.match(version)
     return match.group() if match else None
+
+
+def _undelivered(exc: BaseException) -> bool:
+    """Whether a call failed without the master acting on it for want of a connection: not
+    subscribed yet, the connection broken, or refused as not the leader (307, 503) or as
+    not subscribed (403, or 400 naming the stream): the re-subscription is under way then."""
+    if isinstance(exc, (NotConnectedError, TransportError)):
+        return True
+    if isinstance(exc, MasterCallError):
+        text = (exc.message or "").lower()
+        return exc.status in (307, 403, 503) or (exc.status == 400 and ("stream" in text or "not subscribed" in text))
+    return False
 
 
 def _describe(exc: BaseException) -> str:

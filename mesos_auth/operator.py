@@ -311,9 +311,10 @@ class AuthenticatedOperatorMasterDriver(MesosOperatorMasterDriver):  # type: ign
         self._lifetime = Deadline(what="the operator driver")
         uri = self.master_uri
         if is_zookeeper(uri):
-            from pymesos.detector import MasterDetector
+            # Ours, not pymesos' MasterDetector: it neither blocks start() nor dies (zookeeper_detector.py).
+            from mesos_auth.zookeeper_detector import ZooKeeperMasterDetector
 
-            self.detector = MasterDetector(uri[uri.index("://") + 3 :], self)
+            self.detector = ZooKeeperMasterDetector(uri, self.change_master)
             self.detector.start()
         self._stream_thread = threading.Thread(target=self._run_stream, name="mesos-auth operator stream", daemon=True)
         self._stream_thread.start()

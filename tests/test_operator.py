@@ -222,3 +222,38 @@ def test_no_token_in_logs_or_repr(
     token = driver.token_provider.token()
     assert token not in caplog.text
     assert token not in repr(driver) and "ops-tool" in repr(driver)
+
+
+def test_the_event_stream_follows_the_leader_found_in_zookeeper(ca: TestCA, zookeeper: Any, tmp_path: Any) -> None:
+    with FakeCluster(
+        "strict",
+        tls=ca,
+        directory=tmp_path,
+        heartbeat_interval=0.5,
+        masters=3,
+        zookeeper=zookeeper,
+        zookeeper_path=f"/operator-{time.monotonic_ns()}/mesos",
+    ) as ha:
+        operator = RecordingOperator()
+        driver = AuthenticatedOperatorMasterDriver(
+            operator,
+            ha.zookeeper_url,
+            service_account=ha.create_service_account("ops-tool"),
+            ca_bundle=ha.ca_bundle,
+            security_mode="strict",
+            call_timeout=10.0,
+            resubscribe_backoff=FAST_BACKOFF,
+            environ={},
+        )
+        driver.start()
+        try:
+            operator.wait_for(lambda: [e[0] for e in operator.events].count("subscribed") == 1, "SUBSCRIBED")
+            assert driver.master_address.port == ha.leader.port("https")
+            new = ha.fail_over()
+            operator.wait_for(lambda: [e[0] for e in operator.events].count("subscribed") == 2, "re-subscribed")
+            assert driver.master_address.port == new.port("https")
+            assert driver.getHealth()["get_health"]["healthy"] is True
+        finally:
+            driver.stop()
+            driver.join()
+        ha.check()

@@ -96,10 +96,10 @@ class MasterGroup:
         """The leader dies; the next one (``to``, or the lowest ZooKeeper sequence) leads. Returns it.
 
         In order, as on a cluster: the leader stops answering (its connections reset, its
-        streams drop) and its ZooKeeper node goes; the new leader recovers what the agents
-        report and leads; the other followers point at it; the old leader comes back
-        empty as a follower and joins ZooKeeper again (a new, higher sequence). With one
-        master, it restarts and leads again.
+        streams drop), the followers know there is no leader (503), its ZooKeeper node
+        goes; the new leader recovers what the agents report and leads; the other followers
+        point at it; the old leader comes back empty as a follower and joins ZooKeeper
+        again (a new, higher sequence). With one master, it restarts and leads again.
         """
         with self._lock:
             old = self._leader
@@ -107,6 +107,11 @@ class MasterGroup:
             if new not in self._masters:
                 raise ValueError(f"{new!r} is not a master of this group")
             old.go_down()
+            for follower in self._masters:
+                if follower is not old:
+                    # They saw the leader go (their own ZooKeeper watch) and answer 503 "No
+                    # leader elected" until the new one leads: never a 307 to the dead master.
+                    follower.set_no_leader()
             old.unregister_from_zookeeper()
             new.take_over_from(old)
             self._leader = new

@@ -60,7 +60,10 @@ class ZooKeeperServer:
     ``hosts`` is what a ZooKeeper client takes (``127.0.0.1:<port>``), ``url()`` what
     a Mesos framework takes (``zk://127.0.0.1:<port>/mesos``). ``restart()`` keeps
     the port and the data directory, as a ZooKeeper that restarts does: persistent
-    nodes survive, sessions that expired meanwhile lose their ephemeral nodes.
+    nodes survive, and so do sessions: a restarted standalone server restores them
+    with a fresh timeout (``SessionTrackerImpl``), so an ephemeral node goes only when
+    its client does not reconnect within the session timeout after the restart.
+    ``stop(keep_data=True)`` then ``start()`` is an outage of a chosen length.
     """
 
     def __init__(self, *, start_timeout: float = 60.0, java: Optional[str] = None) -> None:
@@ -178,9 +181,12 @@ class ZooKeeperServer:
                 process.kill()
                 process.wait(timeout=10)
 
-    def stop(self) -> None:
-        """Stop the server and remove its data directory."""
+    def stop(self, *, keep_data: bool = False) -> None:
+        """Stop the server and remove its data directory; with ``keep_data`` keep the data and the
+        port, so that :meth:`start` brings the same ZooKeeper back (an outage of a chosen length)."""
         self._terminate()
+        if keep_data:
+            return
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None

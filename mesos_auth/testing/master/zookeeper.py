@@ -69,12 +69,16 @@ class ZooKeeperMembership:
 
     def __init__(self, hosts: str, path: str, data: bytes, *, session_timeout: float = SESSION_TIMEOUT) -> None:
         from kazoo.client import KazooClient  # type: ignore[import-untyped]
+        from kazoo.retry import KazooRetry  # type: ignore[import-untyped]
 
         if not path.startswith("/") or (len(path) > 1 and path.endswith("/")):
             raise ValueError(f"a ZooKeeper path starts with '/' and does not end with one: {path!r}")
         self.hosts = hosts
         self.path = path
-        self._client: Any = KazooClient(hosts, timeout=session_timeout)
+        # Reconnect within a second whatever the outage (kazoo's default backoff grows to an
+        # hour), so that a master's node outlives a ZooKeeper restart as Mesos' does.
+        retry = KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=1.0)
+        self._client: Any = KazooClient(hosts, timeout=session_timeout, connection_retry=retry)
         self._client.start(timeout=30.0)
         try:
             self._client.ensure_path(path)  # GroupProcess::create: the path, intermediate nodes included
