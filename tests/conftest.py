@@ -92,3 +92,15 @@ def fake_iam(ca: TestCA, clock: FakeClock) -> Iterator[Callable[..., FakeIAM]]:
 def zookeeper(mesos_zookeeper: Any) -> Any:
     """One real ZooKeeper for the run (the plugin's ``mesos_zookeeper``); skipped only when it is not installed."""
     return mesos_zookeeper
+
+
+@pytest.fixture
+def main_thread_is_never_interrupted(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """pymesos re-raises driver errors in the main thread via SIGINT; our drivers never may.
+    Modules use it with ``pytestmark = pytest.mark.usefixtures("main_thread_is_never_interrupted")``."""
+    import _thread
+
+    calls: List[Any] = []
+    monkeypatch.setattr(_thread, "interrupt_main", lambda *args: calls.append(args))
+    yield
+    assert calls == [], "the driver interrupted the main thread"

@@ -55,6 +55,7 @@ failure inside a server thread fails the test (in its teardown).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import threading
@@ -189,6 +190,14 @@ def mesos_cluster(
 def mesos_zookeeper() -> Iterator[ZooKeeperServer]:
     """A real ZooKeeper on 127.0.0.1 (a free port, a temporary data directory) for the whole session;
     the test is skipped, with how to install it, where ZooKeeper or Java is missing."""
+    with running_zookeeper() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_zookeeper() -> Iterator[ZooKeeperServer]:
+    """A :class:`ZooKeeperServer` of its own for a ``with`` block (one a test may stop and restart),
+    stopped after it; the test is skipped, saying how to install it, where ZooKeeper is missing."""
     server = ZooKeeperServer()
     try:
         server.start()

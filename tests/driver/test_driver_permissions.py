@@ -10,7 +10,6 @@ both release families (DC/OS 1.10-2.0, 2.1-2.2).
 
 from __future__ import annotations
 
-import _thread
 import json
 import logging
 from typing import Any, Dict, Iterator, List
@@ -36,12 +35,7 @@ UID = "svc"
 FRAMEWORK_ID = "fw-1"
 
 
-@pytest.fixture(autouse=True)
-def main_thread_is_never_interrupted(monkeypatch: Any) -> Iterator[None]:
-    calls: List[Any] = []
-    monkeypatch.setattr(_thread, "interrupt_main", lambda *args: calls.append(args))
-    yield
-    assert calls == [], "the driver interrupted the main thread"
+pytestmark = pytest.mark.usefixtures("main_thread_is_never_interrupted")
 
 
 @pytest.fixture

@@ -7,9 +7,6 @@ status update or raises anything in the main thread.
 
 from __future__ import annotations
 
-import _thread
-from typing import Any, List
-
 import pytest
 
 from mesos_auth import (
@@ -31,14 +28,7 @@ from tests.driver.conftest import make_master
 from tests.driver.support import FAST_BACKOFF, RecordingScheduler, framework_account, framework_info, running
 from tests.helpers import FakeClock, wait_for
 
-
-@pytest.fixture(autouse=True)
-def main_thread_is_never_interrupted(monkeypatch):
-    """pymesos re-raises driver errors in the main thread via SIGINT; we never may."""
-    calls: List[Any] = []
-    monkeypatch.setattr(_thread, "interrupt_main", lambda *args: calls.append(args))
-    yield
-    assert calls == [], "the driver interrupted the main thread"
+pytestmark = pytest.mark.usefixtures("main_thread_is_never_interrupted")
 
 
 def strict_driver(scheduler, master, account, ca, **kwargs):

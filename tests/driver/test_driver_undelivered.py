@@ -5,7 +5,6 @@ master sends the update again after the driver re-subscribes."""
 
 from __future__ import annotations
 
-import _thread
 import logging
 from typing import Any, List
 
@@ -15,13 +14,7 @@ from mesos_auth import create_driver
 from mesos_auth.undelivered import launched_task_ids, master_disconnected_status, task_id_of
 from tests.driver.support import FAST_BACKOFF, RecordingScheduler, framework_account, framework_info, running
 
-
-@pytest.fixture(autouse=True)
-def main_thread_is_never_interrupted(monkeypatch):
-    calls: List[Any] = []
-    monkeypatch.setattr(_thread, "interrupt_main", lambda *args: calls.append(args))
-    yield
-    assert calls == [], "the driver interrupted the main thread"
+pytestmark = pytest.mark.usefixtures("main_thread_is_never_interrupted")
 
 
 def test_the_tasks_of_launch_and_launch_group_operations() -> None:

@@ -7,19 +7,19 @@ starts, and a group node that does not exist yet."""
 
 from __future__ import annotations
 
-import _thread
 import logging
 import re
 import socket
 import threading
 import time
 import uuid
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from mesos_auth import RetryPolicy, create_driver
 from mesos_auth.testing.master.zookeeper import SESSION_TIMEOUT, leader_node
+from mesos_auth.testing.pytest_plugin import running_zookeeper
 from mesos_auth.testing.zookeeper import ZooKeeperServer, ZooKeeperUnavailable, free_port
 from mesos_auth.zookeeper_detector import UNREACHABLE_WARNING_AFTER, leader_of, master_address, parse_zookeeper_url
 from tests.driver.support import DEADLINE, FAST_BACKOFF, RecordingScheduler, framework_account, framework_info, running
@@ -30,28 +30,14 @@ SLOW_BACKOFF = RetryPolicy(initial_delay=20.0, backoff=2.0, max_delay=20.0, jitt
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.")
 
 
-@pytest.fixture(autouse=True)
-def main_thread_is_never_interrupted(monkeypatch):
-    """pymesos re-raises driver errors in the main thread via SIGINT; we never may."""
-    calls: List[Any] = []
-    monkeypatch.setattr(_thread, "interrupt_main", lambda *args: calls.append(args))
-    yield
-    assert calls == [], "the driver interrupted the main thread"
+pytestmark = pytest.mark.usefixtures("main_thread_is_never_interrupted")
 
 
 @pytest.fixture
 def own_zookeeper() -> Iterator[ZooKeeperServer]:
     """A ZooKeeper of the test's own, to stop and restart without disturbing the session's."""
-    server = ZooKeeperServer()
-    try:
-        server.start()
-    except ZooKeeperUnavailable as missing:
-        server.stop()
-        pytest.skip(str(missing))
-    try:
+    with running_zookeeper() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

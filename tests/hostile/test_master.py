@@ -4,7 +4,6 @@ goes to masters of the cluster."""
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import json
 import logging
@@ -35,12 +34,7 @@ from tests.hostile.server import HostileServer, Peer, RawRequest, chunk, record,
 STOP_BOUND = 3.5
 
 
-@pytest.fixture(autouse=True)
-def main_thread_is_never_interrupted(monkeypatch: Any) -> Iterator[None]:
-    calls: List[Any] = []
-    monkeypatch.setattr(_thread, "interrupt_main", lambda *args: calls.append(args))
-    yield
-    assert calls == [], "the driver interrupted the main thread"
+pytestmark = pytest.mark.usefixtures("main_thread_is_never_interrupted")
 
 
 @pytest.fixture

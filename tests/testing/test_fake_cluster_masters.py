@@ -3,10 +3,9 @@ and what a new leader recovers, with a real strict TLS driver following it throu
 
 from __future__ import annotations
 
-import _thread
 import json
 import uuid
-from typing import Any, List
+from typing import List
 
 import pytest
 import requests
@@ -17,13 +16,7 @@ from mesos_auth.testing import FakeCluster
 from mesos_auth.testing.master.zookeeper import leader_node
 from tests.driver.support import FAST_BACKOFF, RecordingScheduler, framework_info, running
 
-
-@pytest.fixture(autouse=True)
-def main_thread_is_never_interrupted(monkeypatch):
-    calls: List[Any] = []
-    monkeypatch.setattr(_thread, "interrupt_main", lambda *args: calls.append(args))
-    yield
-    assert calls == [], "the driver interrupted the main thread"
+pytestmark = pytest.mark.usefixtures("main_thread_is_never_interrupted")
 
 
 @pytest.fixture
