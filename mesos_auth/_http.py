@@ -76,11 +76,26 @@ def request_target(url: str) -> str:
 # ---------------------------------------------------------------------------
 
 
+#: Shortest connect timeout given to a socket (a deadline about to fire still gets a try).
+_MIN_CONNECT = 0.05
+
+
+def _connect_timeout(timeout: Optional[float], deadlines: Tuple[Deadline, ...]) -> Optional[float]:
+    """``timeout`` shortened to what the deadlines leave: a TCP connect cannot be woken by a
+    deadline (the socket is registered once connected), so it is given no more time than that."""
+    left = min((d.remaining() for d in (*_deadline.active_deadlines(), *deadlines)), default=float("inf"))
+    if left == float("inf"):
+        return timeout
+    left = max(_MIN_CONNECT, left)
+    return left if timeout is None else min(timeout, left)
+
+
 class _PlainConnection(http.client.HTTPConnection):
     _deadlines: Tuple[Deadline, ...] = ()
     read_timeout: Optional[float] = None
 
     def connect(self) -> None:
+        self.timeout = _connect_timeout(self.timeout, self._deadlines)
         super().connect()
         _deadline.watch(self.sock, *self._deadlines)
         self.sock.settimeout(self.read_timeout)
@@ -93,6 +108,7 @@ class _TLSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         """TCP, then TLS with the socket already watched, so a deadline bounds the handshake."""
+        self.timeout = _connect_timeout(self.timeout, self._deadlines)
         raw = socket.create_connection((self.host, self.port), self.timeout, getattr(self, "source_address", None))
         try:
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -43,6 +43,7 @@ scheduler's callbacks, as pymesos' IO thread did.
 from __future__ import annotations
 
 import collections
+import contextlib
 import http.client
 import json
 import logging
@@ -50,7 +51,7 @@ import re
 import ssl
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, ContextManager, Deque, Dict, Mapping, Optional, Set, Tuple, Union
 
 from pymesos import MesosSchedulerDriver
 from pymesos.utils import DAY
@@ -63,6 +64,8 @@ from mesos_auth.discovery import AccountLike, resolve_service_account
 from mesos_auth.errors import (
     AuthenticationFailedError,
     ConfigurationError,
+    CredentialError,
+    IAMError,
     IAMProtocolError,
     IAMUnavailableError,
     InsecureTransportError,
@@ -70,16 +73,22 @@ from mesos_auth.errors import (
     MasterCallError,
     MasterUnreachableError,
     MesosAuthError,
+    NoServiceAccountError,
     NotConnectedError,
     PermissionRefusedError,
+    PlainHttpToTLSError,
     PrincipalMismatchError,
     SubscriptionRefusedError,
     TLSVerificationError,
+    TokenError,
     TokenExpiredError,
     TransportError,
     TransportTimeoutError,
     UnsafeRedirectError,
+    duration,
+    https_twin,
 )
+from mesos_auth.iam import RetryableLoginFailure, observing_login_failures
 from mesos_auth.leaders import ClusterMembers
 from mesos_auth.master_uri import MasterAddress, follow_redirect, is_zookeeper, parse_master, parse_masters
 from mesos_auth.permission_events import permission_denied_in
@@ -96,7 +105,19 @@ from mesos_auth.subscription import (
     read_events,
 )
 from mesos_auth.tokens import TokenInfo, TokenProvider
-from mesos_auth.transport import Connection, make_ssl_context, open_connection, tls_error
+from mesos_auth.transport import (
+    REPORT_AFTER,
+    REPORT_EVERY,
+    TLS_PROBE_TIMEOUT,
+    Connection,
+    FailureReporter,
+    make_ssl_context,
+    may_be_tls_port,
+    network_problem,
+    open_connection,
+    speaks_tls,
+    tls_error,
+)
 from mesos_auth.undelivered import has_capability, launched_task_ids, master_disconnected_status, task_id_of
 from mesos_auth.zookeeper_detector import ZooKeeperMasterDetector, ZooKeeperURL, parse_zookeeper_url
 
@@ -164,7 +185,22 @@ def resolve_token_provider(
 class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     """A pymesos scheduler driver that authenticates as a DC/OS service account.
 
-    The positional arguments are pymesos' own. Keyword-only additions:
+    The positional arguments are pymesos' own. ``timeout`` (seconds, a day by
+    default, as in pymesos) bounds each period without a working subscription: from
+    ``start()``, or from the end of a subscription that lived, every attempt to
+    subscribe (asking the master's version, logging in at the IAM with all of the
+    login's own retries, connecting, waiting for SUBSCRIBED) and every pause between
+    attempts. When it runs out the driver stops: :class:`MasterUnreachableError`
+    (or :class:`IAMUnavailableError` when logging in is what kept failing) names the
+    last failure, the component and its address, and the fix; ``join()`` and
+    ``run()`` raise it and ``error()`` is told. Meanwhile each failed attempt is
+    logged at INFO, and a WARNING says what keeps failing and how long the driver
+    will go on trying after 5 s, 30 s, 2 min and 10 min of failures, then every
+    10 min (:class:`~mesos_auth.transport.FailureReporter`). A run-to-completion
+    framework that should fail fast against a cluster that is down passes e.g.
+    ``timeout=60``.
+
+    Keyword-only additions:
 
     - ``service_account``: a :class:`ServiceAccount`, a secret (dict or JSON) or a
       secret file path; by default ``DCOS_SERVICE_ACCOUNT_CREDENTIAL``;
@@ -269,6 +305,8 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         self._stream_thread: Optional[threading.Thread] = None
         self._failure: Optional[BaseException] = None
         self._resubscribe_requested = False
+        self._auth_failure_told: Optional[BaseException] = None
+        self._not_tls: Set[MasterAddress] = set()  # masters probed over plain http that do not speak TLS
 
     # -- configuration -----------------------------------------------------------
 
@@ -287,7 +325,10 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     def _checked_address(self, address: MasterAddress) -> MasterAddress:
         if self.security_mode is SecurityMode.STRICT and not address.tls and not self.allow_insecure_master:
             raise InsecureTransportError(
-                address.url, "credentials to the master (use https://, or allow_insecure_master=True)"
+                address.url,
+                "the framework's credentials",
+                f"Use {https_twin(address.url)} instead, or pass allow_insecure_master=True to accept plain http "
+                "to the master.",
             )
         return address
 
@@ -332,7 +373,11 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
 
         Returns within about two seconds whatever the network does: TEARDOWN gets
         :data:`STOP_TIMEOUT`, then every connection, login and pause of the driver
-        is cut short.
+        is cut short. A call made once ``stop()`` began (a scheduler callback racing
+        it on the stream thread) sends nothing: ``declineOffer``, ``acceptOffers``,
+        ``launchTasks`` and ``acknowledgeStatusUpdate`` return quietly, the other
+        calls too or raise :class:`NotConnectedError` (``stopped`` set), which the
+        driver logs at DEBUG only when a callback lets it through.
         """
         self._stopping.set()  # the master ends the stream on TEARDOWN: not a reason to re-subscribe
         self._stop_requested_at = time.monotonic()
@@ -345,6 +390,9 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             detector.stop()
         if was_started and not failover and self._failure is None and self.connected:
             self._teardown_within(STOP_TIMEOUT)
+        # From here on pymesos' calls see "not connected" and do nothing, as after TEARDOWN the
+        # master no longer knows the framework; one already past that check gets NotConnectedError.
+        self.stream_id = None
         self._stop_event.set()
         self._wake.set()
         self._lifetime.cancel()
@@ -400,12 +448,22 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     def declineOffer(self, offer_ids: Any, filters: Any = None) -> None:
         """As pymesos, and quiet (one WARNING) when the DECLINE cannot reach the master: the
         offers went with the connection (the master rescinds them), as the Mesos driver
-        ignores a decline while disconnected (``src/sched/sched.cpp``, ``declineOffer``)."""
+        ignores a decline while disconnected (``src/sched/sched.cpp``, ``declineOffer``).
+
+        Once ``stop()`` was called (a callback racing the TEARDOWN) it does nothing, as
+        the Mesos driver does once stopped (``MesosSchedulerDriver::declineOffer``
+        returns ``DRIVER_STOPPED``): the master no longer knows the framework."""
+        if self._stopping.is_set():
+            logger.debug("DECLINE not sent: the driver is stopping")
+            return
         try:
             super().declineOffer(offer_ids, filters)
         except MesosAuthError as exc:
             if not _undelivered(exc):
                 raise
+            if self._stopping.is_set():
+                logger.debug("DECLINE not delivered: the driver is stopping")
+                return
             logger.warning("DECLINE not delivered (%s); the offer went with the connection", _describe(exc))
 
     def launchTasks(self, offer_ids: Any, tasks: Any, filters: Any = None) -> None:
@@ -425,10 +483,14 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         "Cannot reach" includes a connection that broke after the ACCEPT was sent: the
         master may have launched the task after all, and then reports it as usual (a later
         ``TASK_RUNNING``); reconcile to be sure. Refusals (a non-2xx answer) still raise
-        :class:`MasterCallError`.
+        :class:`MasterCallError`. Once ``stop()`` was called it does nothing (the framework
+        is being torn down; its tasks go with it).
         """
         if not operations:
             super().acceptOffers(offer_ids, operations, filters)
+            return
+        if self._stopping.is_set():  # racing stop(): the framework is being torn down, as declineOffer
+            logger.debug("ACCEPT not sent: the driver is stopping")
             return
         try:
             if not self.connected:
@@ -437,6 +499,9 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         except MesosAuthError as exc:
             if not _undelivered(exc):
                 raise
+            if self._stopping.is_set():
+                logger.debug("ACCEPT not delivered: the driver is stopping")
+                return
             self._launch_not_delivered(operations, exc)
 
     def _launch_not_delivered(self, operations: Any, exc: Exception) -> None:
@@ -528,8 +593,14 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
     # -- requests ------------------------------------------------------------------
 
     def _authorization(self) -> Optional[str]:
+        """The ``Authorization`` value; a login that fails is told to ``authenticationFailed`` here,
+        on the thread that needed the token (the stream thread, or a thread making a call)."""
         if self.token_provider is not None:
-            return self.token_provider.header()
+            try:
+                return self.token_provider.header()
+            except MesosAuthError as exc:
+                self._notify_auth_failure(exc)
+                raise
         return self._basic_credential  # type: ignore[no-any-return]
 
     def gen_request(self) -> bytes:
@@ -565,6 +636,9 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         call = call if isinstance(call, str) else "call"
         headers = dict(headers or {})
         with self._lifetime.active(), self._call_lock:  # stop() cuts a call, and a login it needs, short
+            if self._stopping.is_set() and call != "TEARDOWN":
+                # A call racing stop(): after TEARDOWN the master no longer knows the framework.
+                raise NotConnectedError(call, stopped=True)
             if self._get_conn() is None:
                 raise NotConnectedError(call)
             data = b""
@@ -731,63 +805,100 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
 
     def _stream_loop(self) -> None:
         attempt = 0
-        failing_since = time.monotonic()
         subscribe_401s = redirects = 0
-        while not self._stop_event.is_set():
-            self._deliver_local_updates()
-            self._wake.clear()  # a leader named before this attempt is where it goes: no pause to cut short
-            address = self._address
-            if address is None:
-                self._wake.wait(0.1)
-                continue
-            subscription = _Subscription()
-            try:
-                self._subscribe(address, subscription)
-                if not self._stopping.is_set():
-                    logger.warning("event stream from %s ended; re-subscribing", address)
-            except Redirect as redirect:
-                if self._follow_leader(address, redirect.target):
-                    redirects += 1
-                    if redirects <= MAX_IMMEDIATE_REDIRECTS:
-                        continue
-            except TLSVerificationError as exc:
-                if self._is_configured(address):
-                    raise  # an untrusted certificate of our own master does not heal by retrying
-                logger.error("%s; going back to the configured master", exc)
-                self._back_to_configured()
-            except AuthenticationFailedError as exc:
-                subscribe_401s += 1
-                self._notify_auth_failure(exc)
-                if self.token_provider is None or subscribe_401s >= MAX_SUBSCRIBE_401:
-                    raise
-            except (IAMUnavailableError, IAMProtocolError, InvalidTokenError, TokenExpiredError) as exc:
-                self._notify_auth_failure(exc)  # the IAM may heal: keep trying, with backoff
-                if not self._stopping.is_set():
-                    logger.warning("could not obtain a token to subscribe to %s: %s", address, exc)
-            except (Retryable, TransportError, OSError, http.client.HTTPException) as exc:
-                if not self._stopping.is_set():
-                    logger.warning("subscription to %s failed: %s", address, _describe(exc))
-                    self._next_configured(address)
-            finally:
-                self._end_subscription(subscription)
-            healthy = subscription.lived(self._stream_window(subscription))
-            if healthy:
-                attempt, failing_since, subscribe_401s, redirects = 0, time.monotonic(), 0, 0
-            if self._stopping.is_set():
-                break
-            if self._resubscribe_requested:
-                self._resubscribe_requested = False
-                if healthy:
+        period = self._failing_period()
+        try:
+            while not self._stop_event.is_set():
+                self._deliver_local_updates()
+                self._wake.clear()  # a leader named before this attempt is where it goes: no pause to cut short
+                self._check_period(period)
+                address = self._address
+                if address is None:  # zk://: no leader named yet
+                    period.failed("master", self._where_masters_are, "ZooKeeper has named no leading master")
+                    self._wake.wait(min(0.1, period.remaining()))
                     continue
-            attempt += 1
-            if time.monotonic() - failing_since > self._timeout:
-                raise MasterUnreachableError(
-                    self._master_url, f"no subscription for {self._timeout:.0f} s (the driver's timeout)"
-                )
-            delay = self.resubscribe_backoff.delay(attempt)
-            logger.info("re-subscribing to %s in %.1f s", self._master_url, delay)
-            if self._pause(delay):
-                attempt = 0  # a new leader: its own backoff
+                subscription = _Subscription()
+                try:
+                    with observing_login_failures(period.login_failed):
+                        self._subscribe(address, subscription, period)
+                    if not self._stopping.is_set():
+                        logger.warning("event stream from %s ended; re-subscribing", address)
+                except Redirect as redirect:
+                    if self._follow_leader(address, redirect.target):
+                        redirects += 1
+                        if redirects <= MAX_IMMEDIATE_REDIRECTS:
+                            continue
+                except (TLSVerificationError, PlainHttpToTLSError) as exc:
+                    if self._is_configured(address):
+                        raise  # our own master's certificate or protocol does not heal by retrying
+                    logger.error("%s; going back to the configured master", exc)
+                    period.failed("master", address.url, str(exc))
+                    self._back_to_configured()
+                except AuthenticationFailedError as exc:
+                    subscribe_401s += 1
+                    self._notify_auth_failure(exc)
+                    period.failed("master", address.url, str(exc))
+                    if self.token_provider is None or subscribe_401s >= MAX_SUBSCRIBE_401:
+                        raise
+                except (IAMUnavailableError, IAMProtocolError, InvalidTokenError, TokenExpiredError) as exc:
+                    # Told to authenticationFailed where the login failed; the IAM may heal: keep trying.
+                    period.failed_login(exc)
+                    if not self._stopping.is_set():
+                        logger.info("could not obtain a token to subscribe to %s: %s", address, exc)
+                except Cancelled as cancelled:
+                    if cancelled.deadline is not period.deadline:
+                        raise  # stopping
+                    if not period.cause:
+                        period.failed("master", address.url, "no answer before the driver's timeout ran out")
+                except (Retryable, TransportError, OSError, http.client.HTTPException) as exc:
+                    if not self._stopping.is_set():
+                        logger.info("subscription to %s failed: %s", address, _describe(exc))
+                        period.failed("master", address.url, _describe(exc))
+                        self._next_configured(address)
+                finally:
+                    self._end_subscription(subscription)
+                healthy = subscription.lived(self._stream_window(subscription))
+                if healthy:
+                    attempt, subscribe_401s, redirects = 0, 0, 0
+                    period.close()
+                    period = self._failing_period()
+                if self._stopping.is_set():
+                    break
+                if self._resubscribe_requested:
+                    self._resubscribe_requested = False
+                    if healthy:
+                        continue
+                attempt += 1
+                self._check_period(period)
+                delay = min(self.resubscribe_backoff.delay(attempt), period.remaining())
+                logger.info("re-subscribing to %s in %.1f s", self._master_url, delay)
+                if self._pause(delay):
+                    attempt = 0  # a new leader: its own backoff
+        finally:
+            period.close()
+
+    #: When a period without a subscription is reported at WARNING (seconds into it), then every
+    #: ``_report_every`` seconds (see :class:`~mesos_auth.transport.FailureReporter`).
+    _report_after: Tuple[float, ...] = REPORT_AFTER
+    _report_every: float = REPORT_EVERY
+
+    def _failing_period(self) -> _FailingPeriod:
+        return _FailingPeriod(
+            self, float(self._timeout), FailureReporter(after=self._report_after, every=self._report_every)
+        )
+
+    @property
+    def _where_masters_are(self) -> str:
+        """The masters as configured, for messages: the ``zk://`` URL, or the address(es) given."""
+        if self._zookeeper is not None:
+            return safe_url(str(self._zookeeper))
+        return ", ".join(a.url for a in self._configured) or self._master_url
+
+    def _check_period(self, period: _FailingPeriod) -> None:
+        """Stop with the typed error once the timeout ran out; else report at WARNING when due."""
+        if period.expired():
+            raise period.error()
+        period.report()
 
     def _pause(self, delay: float) -> bool:
         """Wait ``delay`` between subscriptions; True when a new leading master cut it short."""
@@ -855,14 +966,15 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         """Stop for good on an error that cannot heal; tell the scheduler; no TEARDOWN."""
         logger.error("mesos-auth driver stopped: %s", exc)
         self._failure = exc
+        self._stop_requested_at = time.monotonic()  # join() gives the callbacks below STOP_TIMEOUT
         with self._lock:
             self._started = False
         self._stopping.set()
         self._stop_event.set()
         if isinstance(exc, PermissionRefusedError):
             self._callback("permissionDenied", exc)
-        if isinstance(exc, (PermissionRefusedError, PrincipalMismatchError)):
-            self._notify_auth_failure(exc)  # a 401 (AuthenticationFailedError) was told as it came
+        if isinstance(exc, _AUTHENTICATION_FAILURES):
+            self._notify_auth_failure(exc)  # unless told as it came (a refused login, a 401)
         told = (
             isinstance(exc, SubscriptionRefusedError)
             and exc.status == 0
@@ -871,39 +983,55 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         if not told:  # other ERROR events were already passed to error() by pymesos
             self._callback("error", str(exc))
 
-    def _subscribe(self, address: MasterAddress, subscription: _Subscription) -> None:
-        if self.version is None:
-            self.version = self._get_version(address.netloc)
-        body = {"type": "SUBSCRIBE", "subscribe": {"framework_info": self.framework}}
-        if "id" in self._framework:
-            body["framework_id"] = self._framework["id"]
-        headers = {"Content-Type": "application/json", "Accept": "application/json", "Connection": "close"}
-        authorization = self._authorization()
-        if authorization:
-            headers["Authorization"] = authorization
-        deadline = Deadline(self.call_timeout, what="the event stream")
-        conn = open_connection(address, timeout=self.call_timeout, context=self._ssl_context, deadlines=(deadline,))
-        with self._stream_lock:
-            if self._stop_event.is_set():
-                deadline.close()
-                return
-            self._stream_deadline = deadline
+    def _subscribe(
+        self, address: MasterAddress, subscription: _Subscription, period: Optional[_FailingPeriod] = None
+    ) -> None:
+        """One subscription: ask the version, log in, SUBSCRIBE, then read events until the stream ends.
+
+        Up to the first event, ``period``'s deadline (the driver's ``timeout``) bounds it all;
+        the events are then read, and the callbacks run, without it.
+        """
+        with _bounded_by(period):
+            if self.version is None:
+                self.version = self._get_version(address.netloc)
+            body = {"type": "SUBSCRIBE", "subscribe": {"framework_info": self.framework}}
+            if "id" in self._framework:
+                body["framework_id"] = self._framework["id"]
+            headers = {"Content-Type": "application/json", "Accept": "application/json", "Connection": "close"}
+            authorization = self._authorization()
+            if authorization:
+                headers["Authorization"] = authorization
+            deadline = Deadline(self.call_timeout, what="the event stream")
+            conn = open_connection(address, timeout=self.call_timeout, context=self._ssl_context, deadlines=(deadline,))
+            with self._stream_lock:
+                if self._stop_event.is_set():
+                    deadline.close()
+                    return
+                self._stream_deadline = deadline
         try:
-            try:
-                conn.request("POST", SCHEDULER_PATH, body=json.dumps(body).encode("utf-8"), headers=headers)
-                resp = conn.getresponse()
-            except (OSError, http.client.HTTPException) as exc:
-                tls = tls_error(address, exc, self.ca_bundle)
-                if tls is not None:
-                    raise tls from None
-                if deadline.passed:
-                    raise Retryable(f"no answer to SUBSCRIBE within {self.call_timeout:g} s") from None
-                raise Retryable(f"{exc.__class__.__name__}: {server_text(str(exc), 200)}") from None
-            self._check_subscribe_answer(address, resp, authorization)
-            stream_id = resp.getheader("Mesos-Stream-Id") or ""
-            if not stream_id or len(stream_id) > 200:
-                raise Retryable("SUBSCRIBE answered 200 without a usable Mesos-Stream-Id")
-            self.stream_id = stream_id
+            with _bounded_by(period):
+                try:
+                    conn.request("POST", SCHEDULER_PATH, body=json.dumps(body).encode("utf-8"), headers=headers)
+                    resp = conn.getresponse()
+                except (OSError, http.client.HTTPException) as exc:
+                    tls = tls_error(address, exc, self.ca_bundle)
+                    if tls is not None:
+                        raise tls from None
+                    if period is not None and period.deadline.passed:
+                        raise Retryable(
+                            f"no answer to SUBSCRIBE before the driver's timeout ({duration(period.timeout)}) ran out"
+                        ) from None
+                    if deadline.passed:
+                        raise Retryable(f"no answer to SUBSCRIBE within {self.call_timeout:g} s") from None
+                    self._refuse_tls_port(address, exc)
+                    if isinstance(exc, ConnectionRefusedError):
+                        raise Retryable(f"the connection was refused: nothing listens at {address.netloc}") from None
+                    raise Retryable(network_problem(exc)) from None
+                self._check_subscribe_answer(address, resp, authorization)
+                stream_id = resp.getheader("Mesos-Stream-Id") or ""
+                if not stream_id or len(stream_id) > 200:
+                    raise Retryable("SUBSCRIBE answered 200 without a usable Mesos-Stream-Id")
+                self.stream_id = stream_id
 
             def silence() -> str:
                 return (
@@ -919,6 +1047,8 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 max_event_size=self.max_event_size,
             )
             for event in events:
+                if period is not None and conn.sock is not None:
+                    period.deadline.discard(conn.sock)  # the master answers: the timeout no longer bounds it
                 self._dispatch(event, subscription)
                 deadline.extend(self._stream_window(subscription))  # silence is judged per event
         finally:
@@ -927,6 +1057,24 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             with self._stream_lock:
                 if self._stream_deadline is deadline:
                     self._stream_deadline = None
+
+    def _refuse_tls_port(self, address: MasterAddress, exc: BaseException) -> None:
+        """Plain http to the master met a reset or a garbled answer: if its port speaks TLS, say so.
+
+        Probed once per address with a bare TLS ClientHello (no credential); the error is
+        fatal for a configured master (:class:`PlainHttpToTLSError` is a configuration error).
+        """
+        if address.tls or address in self._not_tls or not may_be_tls_port(exc):
+            return
+        if speaks_tls(address.host, address.port, min(TLS_PROBE_TIMEOUT, self.call_timeout)):
+            raise PlainHttpToTLSError(
+                address.url,
+                component="master",
+                fix=f"Use {https_twin(address.url)} or set MESOS_AUTH_SECURITY_MODE=strict "
+                "(then a master given as host:port is reached over https).",
+            ) from None
+        _deadline.check()  # stopping, or the driver's timeout: not a verdict on the port
+        self._not_tls.add(address)
 
     def _check_subscribe_answer(self, address: MasterAddress, resp: Any, authorization: Optional[str]) -> None:
         if resp.status == 200:
@@ -970,6 +1118,11 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             return
         try:
             self.on_event(event)
+        except NotConnectedError as exc:
+            if not self._stopping.is_set():
+                logger.exception("the scheduler's %s callback raised; the driver goes on", server_text(kind, 40))
+            else:  # a call racing stop(): nothing is wrong
+                logger.debug("the scheduler's %s callback called the stopping driver: %s", server_text(kind, 40), exc)
         except Exception:
             logger.exception("the scheduler's %s callback raised; the driver goes on", server_text(kind, 40))
         self._deliver_local_updates()
@@ -1017,7 +1170,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         if master is None or address is None:
             return None
         seconds = min(self.call_timeout, 10.0)
-        with Deadline(seconds, what="GET /version"):
+        with Deadline(seconds, what="GET /version") as asked:
             conn = open_connection(address, timeout=seconds, context=self._ssl_context)
             try:
                 conn.request("GET", "/version")
@@ -1029,7 +1182,9 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 tls = tls_error(address, exc, self.ca_bundle)
                 if tls is not None:
                     raise tls from None
-                _deadline.check()
+                if not asked.passed:  # a master slow to answer /version is no reason to stop
+                    _deadline.check()  # stopping, or the driver's timeout
+                    self._refuse_tls_port(address, exc)  # before any credential is sent over plain http
                 logger.debug("GET /version from %s failed: %s", address, exc.__class__.__name__)
             finally:
                 conn.close()
@@ -1047,6 +1202,9 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             logger.exception("the scheduler's %s callback raised", name)
 
     def _notify_auth_failure(self, error: BaseException) -> None:
+        if error is self._auth_failure_told:
+            return  # once per error: a login failure is told where it happens, not again when it stops us
+        self._auth_failure_told = error
         self._callback("authenticationFailed", error)
 
     def _on_token_refreshed(self, info: TokenInfo) -> None:
@@ -1085,6 +1243,103 @@ class _Subscription:
         return self.ended_at - self.subscribed_at >= min(self.heartbeat_interval, window)
 
 
+class _FailingPeriod:
+    """A period without a subscription that lived, bounded by the driver's ``timeout``.
+
+    Remembers what failed last (the master or the IAM, its address, the cause) to name
+    it in the WARNINGs (:class:`~mesos_auth.transport.FailureReporter`) and in the error
+    that ends the period. ``deadline`` is made active in the stream thread around each
+    attempt to subscribe, so that a login's retries, a connect or a handshake that would
+    outlast the timeout are cut when it runs out.
+    """
+
+    def __init__(self, driver: AuthenticatedSchedulerDriver, timeout: float, reporter: FailureReporter) -> None:
+        self.driver = driver
+        self.timeout = timeout
+        self.reporter = reporter
+        self.started = time.monotonic()
+        self.deadline = Deadline(timeout, what="the driver's timeout")
+        self.component = "master"
+        self.url = ""
+        self.cause = ""
+        self.logins_failed = 0
+
+    def remaining(self) -> float:
+        return max(0.0, self.timeout - (time.monotonic() - self.started))
+
+    def expired(self) -> bool:
+        return self.deadline.passed or self.remaining() <= 0
+
+    def close(self) -> None:
+        self.deadline.close()
+
+    def failed(self, component: str, url: str, cause: str) -> None:
+        self.component, self.url, self.cause = component, safe_url(url), cause
+
+    def login_failed(self, endpoint: str, failure: RetryableLoginFailure) -> None:
+        """One failed login attempt (within a login's own retries): the IAM is what fails now."""
+        self.logins_failed += 1
+        self.failed("IAM", endpoint, str(failure))
+        self.report()
+
+    def failed_login(self, exc: MesosAuthError) -> None:
+        """A login that failed in all (its retries exhausted, or a protocol or token error)."""
+        endpoint = self.driver.token_provider.account.login_endpoint if self.driver.token_provider else ""
+        if isinstance(exc, IAMUnavailableError):
+            self.logins_failed = max(self.logins_failed, exc.attempts)
+            self.failed("IAM", endpoint, exc.last_problem)
+        else:
+            self.logins_failed += 1
+            self.failed("IAM", endpoint, str(exc))
+
+    def report(self) -> None:
+        if not self.cause:
+            return
+        elapsed = self.reporter.due()
+        if elapsed is None:
+            return
+        if self.component == "IAM":
+            what = f"logins at the IAM {self.url} keep failing"
+            ending = "IAMUnavailableError"
+        else:
+            what = f"the master at {self.url} cannot be subscribed to"
+            ending = "MasterUnreachableError"
+        logger.warning(
+            "no subscription for %s: %s (the last attempt: %s). The driver keeps trying for %s more "
+            "(its timeout is %s), then stops with %s",
+            duration(elapsed),
+            what,
+            self.cause,
+            duration(self.remaining()),
+            duration(self.timeout),
+            ending,
+        )
+
+    def error(self) -> MesosAuthError:
+        """The error that ends the period: the IAM's when logging in is what failed last."""
+        elapsed = time.monotonic() - self.started
+        if self.component == "IAM":
+            return IAMUnavailableError(
+                endpoint=self.url,
+                attempts=max(1, self.logins_failed),
+                elapsed=elapsed,
+                last_problem=self.cause,
+                timeout=self.timeout,
+            )
+        masters = [a.url for a in self.driver._configured] or [self.driver._where_masters_are]
+        return MasterUnreachableError(
+            self.url or self.driver._master_url,
+            self.cause or "no attempt could be made",
+            timeout=self.timeout,
+            masters=masters,
+        )
+
+
+def _bounded_by(period: Optional[_FailingPeriod]) -> ContextManager[Any]:
+    """The driver's timeout made active in this thread (or nothing, without a period)."""
+    return period.deadline.active() if period is not None else contextlib.nullcontext()
+
+
 def _mesos_version(payload: Any) -> Optional[str]:
     """The numeric part of ``{"version": "1.10.2"}``; None for anything else (pymesos parses it)."""
     version = payload.get("version") if isinstance(payload, dict) else None
@@ -1092,6 +1347,20 @@ def _mesos_version(payload: Any) -> Optional[str]:
         return None
     match = _VERSION.match(version)
     return match.group() if match else None
+
+
+#: The failures ``authenticationFailed`` is told of: the IAM refused or could not be reached for a
+#: login, a token is unusable, the master refused the credentials or the principal, the account is
+#: unusable. Network failures towards the master are not among them.
+_AUTHENTICATION_FAILURES = (
+    IAMError,
+    TokenError,
+    AuthenticationFailedError,
+    PrincipalMismatchError,
+    PermissionRefusedError,
+    CredentialError,
+    NoServiceAccountError,
+)
 
 
 def _undelivered(exc: BaseException) -> bool:
@@ -1109,4 +1378,4 @@ def _undelivered(exc: BaseException) -> bool:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, (Retryable, MesosAuthError)):
         return server_text(str(exc))
-    return f"{exc.__class__.__name__}: {server_text(str(exc), 200)}"
+    return network_problem(exc)

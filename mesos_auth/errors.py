@@ -96,17 +96,46 @@ class SecurityModeError(ConfigurationError, ValueError):
 
 
 class InsecureTransportError(ConfigurationError):
-    """Strict mode forbids sending credentials over plain http."""
+    """Strict mode forbids sending credentials over plain http.
 
-    def __init__(
-        self, url: str, what: str = "a login token", fix: str = "Use the https:// endpoint of the cluster"
-    ) -> None:
+    ``what`` names the credential ("a login token", "an authentication token",
+    "the framework's credentials"); ``fix`` is the one sentence that says what to
+    do, by default: use the same address with https.
+    """
+
+    def __init__(self, url: str, what: str = "a login token", fix: Optional[str] = None) -> None:
         self.url = safe_url(url)
         self.what = what
-        self.fix = fix
+        self.fix = fix if fix is not None else f"Use {https_twin(self.url)} instead."
         super().__init__(
-            f"refusing to send {what} over plain http to {self.url} in strict mode (it would travel in clear). {fix}"
+            f"refusing to send {what} over plain http to {self.url}: in strict mode no credential travels "
+            f"in clear text. {self.fix}"
         )
+
+
+def https_twin(url: str) -> str:
+    """``url`` with ``https`` as its scheme (``host:port`` without a scheme gets one)."""
+    scheme, sep, rest = url.partition("://")
+    return f"https://{rest}" if sep else f"https://{scheme}"
+
+
+class PlainHttpToTLSError(ConfigurationError):
+    """Plain http was sent to a port that speaks TLS (a master or an IAM served over https only).
+
+    Such a server does not answer http: it resets the connection, sends a TLS alert
+    (``\\x15\\x03...``) or a status line that is not HTTP. The driver and the IAM client
+    then probe the port once with a TLS ClientHello, carrying no credential
+    (:func:`mesos_auth.transport.speaks_tls`), and raise this when a ServerHello comes
+    back. ``component`` is ``"master"`` or ``"IAM"``, ``url`` where http went,
+    ``https_url`` the address to use instead.
+    """
+
+    def __init__(self, url: str, *, component: str, fix: Optional[str] = None) -> None:
+        self.url = safe_url(url)
+        self.component = component
+        self.https_url = https_twin(self.url)
+        self.fix = fix if fix is not None else f"Use {self.https_url} or set MESOS_AUTH_SECURITY_MODE=strict."
+        super().__init__(f"the {component} at {self.url} does not answer plain http: this port speaks TLS. {self.fix}")
 
 
 class UnsafeRedirectError(ConfigurationError):
@@ -217,18 +246,38 @@ class IAMProtocolError(IAMError):
 
 
 class IAMUnavailableError(IAMError):
-    """Every login attempt failed with a retryable error until the deadline."""
+    """Every login attempt failed with a retryable error until the deadline.
 
-    def __init__(self, *, endpoint: str, attempts: int, elapsed: float, last_problem: str) -> None:
+    ``endpoint`` is the login endpoint (without userinfo), ``attempts`` the attempts
+    made, ``elapsed`` the seconds they took, ``last_problem`` what the last one met.
+    ``timeout`` is the driver's ``timeout`` when it is what ran out (the driver
+    could not subscribe because it could not log in), else None.
+    """
+
+    def __init__(
+        self, *, endpoint: str, attempts: int, elapsed: float, last_problem: str, timeout: Optional[float] = None
+    ) -> None:
         self.endpoint = safe_url(endpoint)
         self.attempts = attempts
         self.elapsed = elapsed
         self.last_problem = server_text(last_problem)
+        self.timeout = timeout
+        within = f" within the driver's timeout ({duration(timeout)})" if timeout is not None else ""
+        later = "or give the driver a longer timeout" if timeout is not None else "then try again"
         super().__init__(
-            f"could not log in at {self.endpoint}: {attempts} attempt(s) over {elapsed:.1f} s failed, "
-            f"the last with {self.last_problem}. Check that the IAM is up and reachable from here "
-            "(the login_endpoint in the secret), then try again"
+            f"could not log in at the IAM {self.endpoint}{within}: {attempts} attempt(s) over {elapsed:.1f} s "
+            f"failed, the last with {self.last_problem.rstrip('.')}. Check that the IAM is up and reachable from here "
+            f"(the login_endpoint of the service account), {later}."
         )
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` for a reader: ``2 s``, ``1.5 min``, ``24 h``."""
+    if seconds < 90:
+        return f"{seconds:.3g} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"
 
 
 class TransportError(MesosAuthError):
@@ -296,9 +345,15 @@ class TokenExpiredError(TokenError):
 class NotConnectedError(MesosAuthError, RuntimeError):
     """A call was made while the driver is not subscribed (pymesos raised RuntimeError)."""
 
-    def __init__(self, call: str = "call") -> None:
+    def __init__(self, call: str = "call", *, stopped: bool = False) -> None:
         self.call = call
-        super().__init__(f"cannot send {call}: the driver is not subscribed to a master yet")
+        self.stopped = stopped
+        if stopped:
+            super().__init__(
+                f"cannot send {call}: the driver is stopped. Call start() (or run()) again to talk to the master."
+            )
+        else:
+            super().__init__(f"cannot send {call}: the driver is not subscribed to a master yet")
 
 
 class MasterCallError(MesosAuthError, RuntimeError):
@@ -469,4 +524,24 @@ class AuthenticationFailedError(MesosAuthError):
 
 
 class MasterUnreachableError(TransportError):
-    """No master could be subscribed to within the driver's timeout."""
+    """No master could be subscribed to within the driver's timeout.
+
+    ``url`` is the master tried last (without userinfo), ``problem`` what its last
+    attempt met, ``timeout`` the driver's ``timeout`` that ran out (None when not
+    told), ``masters`` every master the driver was given (several, comma-separated,
+    or the ``zk://`` URL).
+    """
+
+    def __init__(self, url: str, problem: str, *, timeout: Optional[float] = None, masters: Sequence[str] = ()) -> None:
+        self.url = safe_url(url)
+        self.problem = server_text(problem)
+        self.timeout = timeout
+        self.masters = tuple(safe_url(m) for m in masters)
+        within = f" within the driver's timeout ({duration(timeout)})" if timeout is not None else ""
+        tried = f" (tried: {', '.join(self.masters)})" if len(self.masters) > 1 else ""
+        fix = "Check that a Mesos master runs at that address and is reachable from here (host, port, http or https)"
+        if timeout is not None:
+            fix += ", or give the driver a longer timeout"
+        MesosAuthError.__init__(
+            self, f"could not subscribe to the master at {self.url}{tried}{within}: {self.problem.rstrip('.')}. {fix}."
+        )

@@ -34,13 +34,15 @@ What it guarantees, where the peers fall short (``docs/protocol.md``, "What othe
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
 import random
 import ssl
+import threading
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import urljoin, urlsplit
 
 from mesos_auth import _deadline, _http
@@ -55,16 +57,27 @@ from mesos_auth.errors import (
     IAMUnavailableError,
     InsecureTransportError,
     LoginRejectedError,
+    PlainHttpToTLSError,
     ResponseTooLargeError,
     TLSVerificationError,
     TransportError,
     UnsafeRedirectError,
+    duration,
+    https_twin,
 )
 from mesos_auth.login_diagnosis import LOGIN_PATH, clock_skew, key_fingerprint, rejection_hint
 from mesos_auth.login_token import DEFAULT_LOGIN_TOKEN_LIFETIME, check_login_token_lifetime, make_login_token
 from mesos_auth.retry import RetryExhausted, RetryPolicy, call_with_retry
 from mesos_auth.security_mode import SecurityMode, detect_security_mode
-from mesos_auth.transport import certificate_problem, make_ssl_context
+from mesos_auth.transport import (
+    TLS_PROBE_TIMEOUT,
+    FailureReporter,
+    certificate_problem,
+    make_ssl_context,
+    may_be_tls_port,
+    network_problem,
+    speaks_tls,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +186,7 @@ class IAMClient:
         self._sleep = sleep
         self._rng = rng
         self._ssl_context: Optional[ssl.SSLContext] = None
+        self._not_tls: Set[_http.Origin] = set()  # origins probed that do not speak TLS
 
     def __repr__(self) -> str:
         return f"IAMClient(ca_bundle={self.ca_bundle!s}, security_mode={self.security_mode})"
@@ -180,24 +194,54 @@ class IAMClient:
     # -- the call ----------------------------------------------------------------
 
     def login(self, account: ServiceAccount) -> str:
-        """Log ``account`` in, retrying what may heal; return the auth token."""
+        """Log ``account`` in, retrying what may heal; return the auth token.
+
+        Each failed attempt is logged at INFO; a WARNING says, after 5 s, 30 s, ... of
+        failures (:class:`~mesos_auth.transport.FailureReporter`), what keeps failing,
+        unless a caller observes the failures itself (:func:`observing_login_failures`,
+        as the driver does). A deadline active in this thread that runs out (the
+        driver's ``timeout``) ends the retries with :class:`IAMUnavailableError`
+        naming the last failure; one that is cancelled (``stop()``) raises
+        :class:`~mesos_auth._deadline.Cancelled`.
+        """
 
         started = self._monotonic()
+        reporter = FailureReporter(clock=self._monotonic)
+        failures: List[RetryableLoginFailure] = []
+        endpoint = safe_url(account.login_endpoint)
 
         def attempt(number: int) -> str:
             # No attempt outlives the retry deadline, whatever the server does.
             left = self.retry.deadline - (self._monotonic() - started)
-            return self.login_once(account, timeout=min(self.attempt_timeout, max(1.0, left)))
+            try:
+                return self.login_once(account, timeout=min(self.attempt_timeout, max(1.0, left)))
+            except RetryableLoginFailure as failure:
+                failures.append(failure)
+                for observer in _observers():
+                    observer(account.login_endpoint, failure)
+                raise
 
         def on_retry(number: int, delay: float, exc: BaseException) -> None:
-            logger.warning(
+            logger.info(
                 "login of %r at %s failed (attempt %d: %s); retrying in %.1f s",
                 account.uid,
-                safe_url(account.login_endpoint),
+                endpoint,
                 number,
                 exc,
                 delay,
             )
+            elapsed = reporter.due()
+            if elapsed is not None and not _observers():
+                logger.warning(
+                    "logins of %r at %s have failed for %s (%d attempts, the last with %s); "
+                    "retrying for up to %s in all",
+                    account.uid,
+                    endpoint,
+                    duration(elapsed),
+                    number,
+                    exc,
+                    duration(self.retry.deadline),
+                )
 
         try:
             return call_with_retry(
@@ -216,6 +260,21 @@ class IAMClient:
                 attempts=exhausted.attempts,
                 elapsed=exhausted.elapsed,
                 last_problem=str(exhausted.last),
+            ) from None
+        except _deadline.Cancelled as cancelled:
+            if not cancelled.deadline.passed:
+                raise  # stopping
+            # An outer deadline ran out (the driver's timeout): the IAM is what kept us.
+            last = (
+                str(failures[-1])
+                if failures
+                else f"no answer before {cancelled.deadline.what or 'the deadline'} ran out"
+            )
+            raise IAMUnavailableError(
+                endpoint=account.login_endpoint,
+                attempts=max(1, len(failures)),
+                elapsed=self._monotonic() - started,
+                last_problem=last,
             ) from None
 
     def login_once(self, account: ServiceAccount, *, timeout: Optional[float] = None) -> str:
@@ -329,9 +388,26 @@ class IAMClient:
             _deadline.check()  # stopping: not a network failure to retry
             if isinstance(exc, TimeoutError) or "timed out" in str(exc):
                 raise RetryableLoginFailure("a timeout") from None
+            self._refuse_tls_port(origin, url, exc, deadline)
             raise RetryableLoginFailure(f"a connection error ({_reason(exc)})") from None
         finally:
             conn.close()
+
+    def _refuse_tls_port(
+        self, origin: _http.Origin, url: str, exc: BaseException, deadline: _deadline.Deadline
+    ) -> None:
+        """Plain http met a reset or a garbled answer: if the port speaks TLS, say so (typed, not retried).
+
+        Probed once per origin and client, with a bare ClientHello (no credential).
+        """
+        if origin.tls or origin in self._not_tls or not may_be_tls_port(exc):
+            return
+        if speaks_tls(origin.host, origin.port, max(0.1, min(TLS_PROBE_TIMEOUT, deadline.remaining()))):
+            raise PlainHttpToTLSError(
+                url, component="IAM", fix=f"Use {https_twin(url)} as the login_endpoint of the service account."
+            ) from None
+        _deadline.check()
+        self._not_tls.add(origin)
 
     def _read_answer(self, account: ServiceAccount, url: str, answer: _Answer) -> str:
         status = answer.status
@@ -370,6 +446,34 @@ class IAMClient:
         )
 
 
+LoginObserver = Callable[[str, "RetryableLoginFailure"], None]
+_observing = threading.local()
+
+
+def _observers() -> List[LoginObserver]:
+    observers: Optional[List[LoginObserver]] = getattr(_observing, "observers", None)
+    if observers is None:
+        observers = _observing.observers = []
+    return observers
+
+
+@contextlib.contextmanager
+def observing_login_failures(observer: LoginObserver) -> Iterator[None]:
+    """Within the block, tell ``observer(login_endpoint, failure)`` of every failed login
+    attempt made in this thread that will be retried.
+
+    The driver uses it to name the IAM as what fails while it tries to subscribe, and
+    to report that at growing intervals itself (:meth:`IAMClient.login` then leaves
+    its own WARNINGs out).
+    """
+    observers = _observers()
+    observers.append(observer)
+    try:
+        yield
+    finally:
+        observers.remove(observer)
+
+
 def _origin(url: str) -> _http.Origin:
     try:
         return _http.Origin.of(url)
@@ -381,5 +485,4 @@ def _reason(exc: BaseException) -> str:
     """A short reason for a network error, without anything a server said at length."""
     if isinstance(exc, TransportError):
         return exc.problem
-    text = getattr(exc, "strerror", None) or str(exc)
-    return server_text(f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__, 200)
+    return network_problem(exc)

@@ -73,6 +73,7 @@ from mesos_auth.errors import (
     TransportError,
     TransportTimeoutError,
     UnsafeRedirectError,
+    https_twin,
 )
 from mesos_auth.leaders import ClusterMembers
 from mesos_auth.master_uri import MasterAddress, follow_redirect, is_zookeeper, parse_master, parse_masters
@@ -171,7 +172,10 @@ class AuthenticatedOperatorMasterDriver(MesosOperatorMasterDriver):  # type: ign
     def _checked_address(self, address: MasterAddress) -> MasterAddress:
         if self.security_mode is SecurityMode.STRICT and not address.tls and not self.allow_insecure_master:
             raise InsecureTransportError(
-                address.url, "credentials to the master (use https://, or allow_insecure_master=True)"
+                address.url,
+                "the operator's credentials",
+                f"Use {https_twin(address.url)} instead, or pass allow_insecure_master=True to accept plain http "
+                "to the master.",
             )
         return address
 

@@ -2,7 +2,8 @@
 
 On 3.9 and 3.10 pymesos installs as published, with http-parser's C parser; on
 3.11+ it installs through the pure-Python http-parser wheel that
-tools/http_parser_wheel.py builds. These tests exercise the parser that the
+mesos_auth/install_http_parser.py builds (``python -m mesos_auth.install_http_parser``,
+or tools/http_parser_wheel.py in a checkout). These tests exercise the parser that the
 install route chose, through pymesos' own stream reader, against a real
 loopback server.
 """

@@ -3,7 +3,8 @@
 
 tox runs this with the interpreter of the environment it is filling. On Python
 3.11 and newer it first makes sure the pure-Python http-parser wheel exists (see
-``http_parser_wheel.py`` beside this file), then runs pip with ``--find-links``
+``http_parser_wheel.py`` beside this file: it loads ``mesos_auth/install_http_parser.py``
+by path, as mesos-auth is not installed yet), then runs pip with ``--find-links``
 pointing at it, so that ``pymesos`` installs. On 3.9 and 3.10 it runs pip as is:
 there the normal install, C parser included, works.
 

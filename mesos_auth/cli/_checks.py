@@ -31,7 +31,7 @@ from mesos_auth._deadline import Deadline
 from mesos_auth._redact import server_text
 from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
 from mesos_auth.ca import CA_BUNDLE_ENV, NODE_CA_BUNDLE, SYSTEM_TRUST_STORE, CABundle, resolve_ca_bundle
-from mesos_auth.cli._common import find_account, iso_utc, relative
+from mesos_auth.cli._common import CommandError, find_account, iso_utc, plain_reason, relative
 from mesos_auth.discovery import ARGUMENT_SOURCE
 from mesos_auth.errors import (
     CABundleError,
@@ -46,7 +46,7 @@ from mesos_auth.errors import (
 )
 from mesos_auth.iam import IAMClient
 from mesos_auth.login_diagnosis import clock_skew, describe_skew, expired_by_clock, key_fingerprint
-from mesos_auth.master_uri import MasterAddress, follow_redirect, parse_master
+from mesos_auth.master_uri import MasterAddress, follow_redirect, is_zookeeper, parse_master
 from mesos_auth.retry import RetryPolicy
 from mesos_auth.security_mode import (
     BOOTSTRAP_CONFIG_PATH,
@@ -55,7 +55,7 @@ from mesos_auth.security_mode import (
     detect_security_mode,
 )
 from mesos_auth.tokens import read_expiry
-from mesos_auth.transport import certificate_problem, make_ssl_context, open_connection
+from mesos_auth.transport import certificate_problem, make_ssl_context, open_connection, speaks_tls
 
 if TYPE_CHECKING:
     from mesos_auth.cli._permission_checks import PermissionInputs
@@ -160,7 +160,42 @@ FIX_NOT_LEADER = (
     "point the framework at the leading master (in DC/OS: https://leader.mesos:5050, or a zk:// URI) "
     "so that it follows leader changes"
 )
-FIX_MASTER_BUSY = "no leader is elected or the master is recovering: wait, then run mesos-auth doctor again"
+FIX_MASTER_BUSY = "wait until a leader is elected and has recovered, then run mesos-auth doctor again"
+FIX_MASTER_NOT_TLS = (
+    "give the master's TLS address (in DC/OS: https://leader.mesos:5050), or http://host:port outside strict mode"
+)
+FIX_MASTER_REFUSING = (
+    "give the Mesos master's own address, not a proxy's (in DC/OS: https://leader.mesos:5050, or a zk:// URI)"
+)
+FIX_ZOOKEEPER_DOWN = (
+    "check the ZooKeeper hosts in the zk:// URI and that ZooKeeper is reachable from here "
+    "(in DC/OS: zk://zk-1.zk:2181,zk-2.zk:2181,zk-3.zk:2181,zk-4.zk:2181,zk-5.zk:2181/mesos)"
+)
+FIX_ZOOKEEPER_EMPTY = (
+    "check the path of the zk:// URI (in DC/OS: /mesos) and that the masters are up: none has joined this group"
+)
+FIX_IAM_NOT_TLS = (
+    "check the port of the login_endpoint in the secret: on DC/OS the IAM is at "
+    "https://<master>/acs/api/v1/auth/login (port 443)"
+)
+
+
+def fix_http_to_tls(address: str, bare: bool) -> str:
+    """The fix when plain http went to a port that speaks TLS."""
+    https = f"https://{address}"
+    if bare:
+        return f"give the master as {https}, or set ${SECURITY_MODE_ENV}=strict (a bare host:port then means https)"
+    return f"give the master as {https}, or set ${SECURITY_MODE_ENV}=strict"
+
+
+def fix_login_http_to_tls(endpoint: str) -> str:
+    https = "https://" + endpoint.split("://", 1)[-1]
+    return f"use {https} as the login endpoint: recreate the secret with mesos-auth secret --login-endpoint {https}"
+
+
+#: Where the doctor finds the master when ``--master`` is not given: what ``mesos-auth fake-cluster``
+#: exports and :class:`~mesos_auth.AuthenticatedOperatorMasterDriver` reads.
+MASTER_URL_ENV = "MESOS_MASTER_URL"
 
 #: Clock skew against the IAM: a warning above this many seconds ...
 SKEW_WARN = 5.0
@@ -252,6 +287,15 @@ class DoctorContext:
                 self._mode = (mode, source, None)
         return self._mode
 
+    def master_given(self) -> Tuple[Optional[str], str]:
+        """The master to check and where it was named: ``--master``, else ``$MESOS_MASTER_URL``."""
+        if self.master:
+            return self.master, "--master"
+        from_environment = self.environ.get(MASTER_URL_ENV, "").strip()
+        if from_environment:
+            return from_environment, f"${MASTER_URL_ENV}"
+        return None, ""
+
     @property
     def endpoint(self) -> Optional[str]:
         return self.account.login_endpoint if self.account is not None else None
@@ -283,6 +327,8 @@ def check_secret(ctx: DoctorContext) -> Result:
     """1. The secret is found, as the driver finds it, and is well-formed."""
     try:
         resolution = find_account(ctx.secret or None, ctx.environ)
+    except CommandError as error:
+        return fail(error.cause, error.fix)
     except CredentialError as error:
         if _is_key_problem(error):
             ctx.key_problem = error  # well-formed but for its key: the next check says why
@@ -400,6 +446,14 @@ def check_iam(ctx: DoctorContext) -> Result:
         return fail(f"TLS with the IAM at {host}:{port} failed ({exc.problem})", FIX_CA_UNTRUSTED)
     except (OSError, http.client.HTTPException) as exc:
         ctx.iam_reachable = False
+        tls_port = speaks_tls(host, port, ctx.timeout)
+        if not https and tls_port:
+            return fail(
+                f"the IAM at {host}:{port} speaks TLS, but the login endpoint {endpoint} is plain http",
+                fix_login_http_to_tls(endpoint),
+            )
+        if https and not tls_port and answers_plain_http(host, port, ctx.timeout):
+            return fail(f"the IAM at {host}:{port} accepts connections but does not speak TLS", FIX_IAM_NOT_TLS)
         return fail(f"{host}:{port} accepts connections but gave no HTTP answer ({_reason(exc)})", FIX_IAM_DOWN)
     after = ctx.clock()
     ctx.iam_reachable = ctx.iam_answered = True
@@ -525,39 +579,81 @@ def check_principal(ctx: DoctorContext) -> Result:
 
 
 def check_master(ctx: DoctorContext) -> Result:
-    """9. The master is reachable: ``GET /version``, over TLS verified with the CA bundle when https."""
-    if not ctx.master:
-        return skip("no --master given")
+    """9. The master answers: ``GET /version``, over TLS verified with the CA bundle when https.
+
+    The master is ``--master``, else ``$MESOS_MASTER_URL`` (which ``mesos-auth fake-cluster``
+    exports). A ``zk://`` URI is resolved as the driver resolves it: the leading master
+    named in ZooKeeper (:func:`leader_from_zookeeper`) is the one checked. Three ways
+    to fail are told apart, each with its own fix: nothing accepts a connection (down,
+    wrong address, firewall); the port speaks another protocol than the address says
+    (plain http to a TLS port, or https to a plain one); the master answers but its
+    certificate is not trusted, or it refuses (its HTTP status and the first line it said).
+    """
+    given, source = ctx.master_given()
+    if not given:
+        return skip(f"no --master given and ${MASTER_URL_ENV} is not set")
+    named = "" if source == "--master" else f" (from {source})"
     mode = ctx.mode()
+    scheme = "https" if mode is SecurityMode.STRICT else "http"
+    bare = "://" not in given
+    if is_zookeeper(given):
+        try:
+            leader = leader_from_zookeeper(given, ctx.timeout)
+        except CommandError as error:
+            return fail(error.cause + named, error.fix)
+        origin = "" if source == "--master" else f", from {source}"
+        named = f" (the leader in ZooKeeper {_zookeeper_shown(given)}{origin})"
+        given, bare = leader, True
     try:
-        address = parse_master(ctx.master, default_scheme="https" if mode is SecurityMode.STRICT else "http")
+        address = parse_master(given, default_scheme=scheme)
     except ConfigurationError as error:
         return fail(str(error), FIX_MASTER_ADDRESS)
     if mode is SecurityMode.STRICT and not address.tls:
-        return fail(f"strict mode and a plain-http master ({address})", FIX_MASTER_STRICT_HTTP)
+        return fail(f"strict mode and a plain-http master ({address}){named}", FIX_MASTER_STRICT_HTTP)
     if address.tls and ctx.bundle is None:
         return skip(f"no usable CA bundle to verify the master at {address} with (see 'ca-bundle')")
     ctx.master_address = address
     try:
+        socket.create_connection((address.host, address.port), timeout=ctx.timeout).close()
+    except OSError as exc:
+        return fail(f"cannot reach the master at {address}{named} ({_reason(exc)})", FIX_MASTER_DOWN)
+    tls_port = speaks_tls(address.host, address.port, ctx.timeout)
+    if not address.tls and tls_port:
+        return fail(
+            f"the master at {address}{named} speaks TLS, but plain http was sent to it",
+            fix_http_to_tls(address.netloc, bare),
+        )
+    if address.tls and not tls_port and answers_plain_http(address.host, address.port, ctx.timeout):
+        return fail(f"the master at {address}{named} accepts connections but does not speak TLS", FIX_MASTER_NOT_TLS)
+    try:
         status, body, _ = _master_request(ctx, address, "GET", "/version")
     except TLSVerificationError as error:
-        return fail(_untrusted(error, ctx.bundle), FIX_CA_UNTRUSTED)
+        return fail(f"the master is reachable, but {_untrusted(error, ctx.bundle)}", FIX_CA_UNTRUSTED)
     except OSError as exc:
-        return fail(f"cannot reach the master at {address} ({_reason(exc)})", FIX_MASTER_DOWN)
+        return fail(
+            f"the master at {address}{named} accepts connections but gave no HTTP answer ({_reason(exc)})",
+            FIX_MASTER_DOWN,
+        )
     ctx.master_reachable = True
+    if status == 503:
+        return warn(f"the master at {address}{named} answered HTTP 503 ({_first_line(body)})", FIX_MASTER_BUSY)
     if status != 200:
-        return warn(f"{address}/version answered HTTP {status}: is this a Mesos master?", FIX_MASTER_ADDRESS)
+        return fail(
+            f"the master at {address}{named} is reachable but refused GET /version: HTTP {status} "
+            f"({_first_line(body)})",
+            FIX_MASTER_REFUSING,
+        )
     try:
         version = json.loads(body).get("version", "?")
     except (ValueError, AttributeError):
         version = "?"
-    return ok(f"Mesos {version} at {address}")
+    return ok(f"Mesos {version} at {address}{named}")
 
 
 def check_master_token(ctx: DoctorContext) -> Result:
     """10. The master takes the token: a harmless RECONCILE, whose refusal after authentication is fine."""
-    if not ctx.master:
-        return skip("no --master given")
+    if not ctx.master_given()[0]:
+        return skip(f"no --master given and ${MASTER_URL_ENV} is not set")
     address = ctx.master_address
     if address is None or not ctx.master_reachable:
         return skip("the master is not reachable (see 'master')")
@@ -732,6 +828,89 @@ def _tls_handshake(host: str, port: int, bundle: CABundle, timeout: float) -> No
             tls.close()
 
 
+def answers_plain_http(host: str, port: int, timeout: float) -> bool:
+    """Whether ``host:port`` answers a plain ``HEAD /`` (no credentials) with an HTTP status line.
+
+    The proof that an https address names a plain-http port: a port that resets
+    every connection or stays silent does not speak TLS either, but is not that.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(f"HEAD / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode("ascii", "replace"))
+            return sock.recv(5) == b"HTTP/"
+    except OSError:
+        return False
+
+
+def leader_from_zookeeper(url: str, timeout: float) -> str:
+    """``host:port`` of the leading master in the ZooKeeper group ``url``, read once.
+
+    The leader rule and the node's format are the driver's own
+    (:mod:`mesos_auth.zookeeper_detector`: ``leader_of``, ``master_address``): the
+    member with the lowest sequence, its ``json.info`` MasterInfo. Raises
+    :class:`CommandError` (cause and fix) when ZooKeeper cannot be reached within
+    ``timeout`` or names no usable leader. kazoo's own logging is kept quiet: what
+    went wrong is the error's cause.
+    """
+    import logging
+
+    from kazoo.client import KazooClient  # type: ignore[import-untyped]
+    from kazoo.exceptions import KazooException, NoNodeError  # type: ignore[import-untyped]
+    from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-untyped]
+
+    from mesos_auth.zookeeper_detector import leader_of, master_address, parse_zookeeper_url
+
+    try:
+        zk = parse_zookeeper_url(url)
+    except ConfigurationError as error:
+        raise CommandError(str(error), FIX_ZOOKEEPER_DOWN) from None
+    quiet = logging.getLogger("mesos_auth.cli.doctor.kazoo")
+    quiet.propagate = False
+    quiet.addHandler(logging.NullHandler())
+    auth = [("digest", zk.credentials)] if zk.credentials else None
+    client = KazooClient(hosts=zk.servers, timeout=max(timeout, 1.0), auth_data=auth, logger=quiet)
+    try:
+        try:
+            client.start(timeout=timeout)
+        except KazooTimeoutError:
+            raise CommandError(
+                f"ZooKeeper {zk} could not be reached within {timeout:g} s to find the leading master",
+                FIX_ZOOKEEPER_DOWN,
+            ) from None
+        try:
+            children = client.get_children(zk.path)
+            node = leader_of(children)
+            if node is None:
+                raise CommandError(f"no master has joined the ZooKeeper group {zk}", FIX_ZOOKEEPER_EMPTY)
+            data, _ = client.get(f"{zk.path.rstrip('/')}/{node}")
+        except NoNodeError:
+            raise CommandError(f"no master has joined the ZooKeeper group {zk}", FIX_ZOOKEEPER_EMPTY) from None
+        except (KazooException, KazooTimeoutError) as exc:
+            raise CommandError(
+                f"reading the masters in ZooKeeper {zk} failed ({exc.__class__.__name__})", FIX_ZOOKEEPER_DOWN
+            ) from None
+        try:
+            return master_address(node, data)
+        except ValueError as exc:
+            raise CommandError(
+                f"the leading master's node {node} in ZooKeeper {zk} is unusable ({plain_reason(str(exc))})",
+                FIX_ZOOKEEPER_EMPTY,
+            ) from None
+    finally:
+        client.stop()
+        client.close()
+
+
+def _zookeeper_shown(url: str) -> str:
+    from mesos_auth.zookeeper_detector import parse_zookeeper_url
+
+    try:
+        return parse_zookeeper_url(url).shown
+    except ConfigurationError:
+        return "(unreadable URI)"
+
+
 def _principal_from_config(path: Path) -> Tuple[Optional[str], str]:
     """The ``principal`` of a FrameworkInfo JSON file (or of its ``framework_info`` member)."""
     info, where = read_framework_info(path)
@@ -799,14 +978,14 @@ def _first_line(text: str, limit: int = 120) -> str:
 def _reason(exc: BaseException) -> str:
     """A short reason for a network error: its innermost cause, without urllib3's wrapping."""
     inner = _innermost(exc)
-    if isinstance(inner, ssl.SSLError) and isinstance(getattr(inner, "reason", None), str):
-        return str(inner.reason)
+    if isinstance(inner, ssl.SSLError):
+        return plain_reason(str(inner.args[1]) if len(inner.args) > 1 else str(inner))
     if isinstance(inner, OSError) and inner.strerror:
-        return inner.strerror
+        return plain_reason(inner.strerror)
     text = str(inner)
     if "] " in text:
         text = text.rsplit("] ", 1)[-1]
-    return text.strip("()'\" ")[:200] or inner.__class__.__name__
+    return plain_reason(text.strip("()'\" ")) if text.strip("()'\" ") else inner.__class__.__name__
 
 
 def _innermost(exc: BaseException) -> BaseException:

@@ -10,17 +10,70 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import re
 from pathlib import Path
 from typing import Mapping, Optional
 
 from mesos_auth._files import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, write_file
-from mesos_auth.account import looks_like_json, refuse_unless_path
+from mesos_auth.account import CREDENTIAL_ENV, looks_like_json, refuse_unless_path
 from mesos_auth.ca import CA_BUNDLE_ENV, CABundle, resolve_ca_bundle
 from mesos_auth.discovery import AccountResolution, resolve_service_account
-from mesos_auth.errors import ConfigurationError
+from mesos_auth.errors import ConfigurationError, CredentialError
 from mesos_auth.security_mode import SECURITY_MODE_ENV, SecurityMode, detect_security_mode
 
 __all__ = ["PRIVATE_FILE_MODE", "PUBLIC_FILE_MODE", "write_file"]
+
+
+# --------------------------------------------------------------------------
+# Messages: one sentence for the cause, one for the fix
+# --------------------------------------------------------------------------
+
+
+def two_sentences(cause: str, fix: str) -> str:
+    """``cause. Fix.``: the shape of every message the commands print about a failure.
+
+    Both are given as clauses (lower case, no final period): the doctor prints them
+    as they are, on a line each; a one-line error joins them as two sentences.
+    """
+    cause, fix = cause.strip().rstrip("."), fix.strip().rstrip(".")
+    return f"{cause}. {fix[:1].upper()}{fix[1:]}."
+
+
+class CommandError(ConfigurationError):
+    """A problem a command found in what it was given, with its cause and its fix kept apart."""
+
+    def __init__(self, cause: str, fix: str) -> None:
+        self.cause, self.fix = cause, fix
+        ConfigurationError.__init__(self, two_sentences(cause, fix))
+
+
+#: OpenSSL's source location, ``(_ssl.c:1006)``: it names a file of CPython, not a cause.
+_OPENSSL_LOCATION = re.compile(r"\s*\(_?ssl\.c:\d+\)")
+#: OpenSSL's tag, ``[SSL: WRONG_VERSION_NUMBER] ``: its words follow it.
+_OPENSSL_TAG = re.compile(r"\[(?:SSL|X509)(?:: [A-Z0-9_]+)?\]\s*")
+
+
+def plain_reason(text: str, limit: int = 200) -> str:
+    """A network or TLS error's words fit for a message: no CPython file names, no OpenSSL tags,
+    one line, at most ``limit`` characters, and parentheses that balance (a capped text may
+    have lost its closing ones; a stray closer is dropped).
+
+    ``[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)`` -> ``wrong version number``.
+    """
+    text = _OPENSSL_TAG.sub("", _OPENSSL_LOCATION.sub("", text))
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 3].rstrip() + "..."
+    kept, depth = [], 0
+    for char in text:
+        if char == ")":
+            if depth == 0:
+                continue
+            depth -= 1
+        elif char == "(":
+            depth += 1
+        kept.append(char)
+    return ("".join(kept) + ")" * depth).strip() or "no reason given"
 
 
 # --------------------------------------------------------------------------
@@ -64,7 +117,42 @@ def find_account(secret: Optional[str], environ: Optional[Mapping[str, str]] = N
     """
     if secret and not looks_like_json(secret):
         refuse_unless_path(secret, "--secret")
-    return resolve_service_account(secret, environ=environ)
+    try:
+        return resolve_service_account(secret, environ=environ)
+    except CredentialError as error:
+        if error.problem.startswith(_MISSING_FILE):
+            raise SecretFileMissingError(error, given=bool(secret)) from None
+        raise
+
+
+#: How the library says that a secret's file does not exist (``account.py``, ``discovery.py``).
+_MISSING_FILE = ("file not found", "names a file that does not exist")
+#: What makes a secret: ``mesos-auth secret``, from the account's key (DC/OS writes the same JSON).
+MAKE_SECRET = "mesos-auth secret --uid UID --private-key FILE --login-endpoint URL"
+
+
+class SecretFileMissingError(CommandError, CredentialError):
+    """``--secret`` (or ``$DCOS_SERVICE_ACCOUNT_CREDENTIAL``) names a file that does not exist.
+
+    The library's own error says "file not found" and where it looked; this one adds
+    the fix a newcomer needs: what the file is, and the command that makes it.
+    """
+
+    def __init__(self, error: CredentialError, *, given: bool) -> None:
+        self.problem, self.source, self.field = error.problem, error.source, error.field
+        where = error.source.split(" -> ", 1)[-1]
+        if where.startswith("file "):
+            where = where[len("file ") :]
+        looked = re.search(r"\(looked at (.*)\)$", error.problem)
+        elsewhere = f" (looked at {looked.group(1)})" if looked and looked.group(1) != where else ""
+        named_by = "--secret" if given else f"${CREDENTIAL_ENV}"
+        cause = f"the secret file {where} named by {named_by} does not exist{elsewhere}"
+        fix = (
+            f"pass the path of the service account's secret JSON with --secret or ${CREDENTIAL_ENV}, "
+            f"or write that file with {MAKE_SECRET} "
+            "(for an account made with dcos security org service-accounts create)"
+        )
+        CommandError.__init__(self, cause, fix)
 
 
 def resolve_mode(args: argparse.Namespace, environ: Optional[Mapping[str, str]] = None) -> SecurityMode:

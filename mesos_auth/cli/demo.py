@@ -7,13 +7,20 @@ run a framework (the secret, the CA bundle and the master in its environment),
 and shows each step as it happens: login token signed, auth token received with
 its expiry, SUBSCRIBED with the principal, offers, tasks launched and finished.
 
-``--permissive`` tells the same story in permissive mode; ``--mismatch`` shows
+``--permissive`` shows what permissive mode means: the framework runs twice, first
+without a service account (the master admits it unauthenticated, as the anonymous
+principal ``dcos_anonymous``), then with one (it logs in, and every call carries
+its token and is identified as the account); ``--mismatch`` shows
 strict mode refusing a framework whose principal is not its account;
 ``--missing-permission`` grants the account all it needs but the permission to run
 tasks as their user, so the master refuses the framework's tasks (TASK_ERROR,
 REASON_TASK_UNAUTHORIZED); the framework logs the missing permission and its grant
 command, the demo, as the administrator, grants it through the IAM's HTTP API, and
 the framework's next tasks run (:class:`Administrator`).
+
+The last line says how the story ended: a story that succeeded, or a refusal
+that is the expected outcome (``--mismatch``), or a failure. The ``scripts/demo``
+wrapper prints nothing after it, so a refusal is never followed by congratulations.
 
 Without ``--directory`` the keys, the secret and the fake CA's files go to a
 temporary directory that is removed when the demo ends, however it ends: an
@@ -41,13 +48,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional
 
-from mesos_auth.account import ServiceAccount
+from mesos_auth.account import CREDENTIAL_ENV, ServiceAccount
 from mesos_auth.cli.keypair import write_key_pair
 from mesos_auth.permissions import Permission
 from mesos_auth.permissions.model import launch_as_user
 from mesos_auth.security_mode import SecurityMode
+from mesos_auth.testing.master import ANONYMOUS_PRINCIPAL
 
-EXAMPLE = Path("examples") / "frameworks" / "hello_factory.py"
+#: The framework the demo runs: shipped in the package (``mesos_auth/examples/hello_factory.py``).
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hello_factory.py"
 UID = "hello-framework"
 ROLE = "*"
 #: The Linux user the example runs its tasks as (DC/OS strict mode's default for UCR tasks).
@@ -68,7 +77,11 @@ def add_parser(subparsers: Any) -> None:
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--permissive", action="store_true", help="the same story in permissive mode")
+    mode.add_argument(
+        "--permissive",
+        action="store_true",
+        help="permissive mode: the framework runs unauthenticated (as dcos_anonymous), then with its account",
+    )
     mode.add_argument(
         "--mismatch", action="store_true", help="show strict mode refusing a principal that is not the account"
     )
@@ -77,23 +90,18 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help=f"leave out {MISSING.rid} {MISSING.action}: tasks are refused until the administrator grants it",
     )
-    parser.add_argument("--example", type=Path, help=f"the framework to run (default: {EXAMPLE})")
+    parser.add_argument("--example", type=Path, help="the framework to run (default: mesos-auth's own hello framework)")
     parser.add_argument("--tasks", type=int, default=TASKS, help=f"tasks to launch (default {TASKS})")
     parser.add_argument("--directory", type=Path, help="where to write keys and the secret (default: a temp dir)")
     parser.set_defaults(run=run)
 
 
 def find_example(explicit: Optional[Path]) -> Path:
-    """The hello framework: given, in the working directory, or beside this package's source."""
-    candidates = [explicit] if explicit else [Path.cwd() / EXAMPLE, Path(__file__).resolve().parents[2] / EXAMPLE]
-    for candidate in candidates:
-        if candidate is not None and candidate.is_file():
-            return candidate
-    looked = ", ".join(str(c) for c in candidates if c is not None)
-    raise FileNotFoundError(
-        f"the demo runs {EXAMPLE} from a checkout of mesos-auth and found none (looked at {looked}); "
-        "run it from the repository's root or pass --example PATH"
-    )
+    """The framework to run: given, or the hello framework shipped in this package."""
+    candidate = explicit if explicit is not None else EXAMPLE
+    if not candidate.is_file():
+        raise FileNotFoundError(f"there is no framework at {candidate}: pass --example PATH to a framework script")
+    return candidate
 
 
 class Story:
@@ -208,7 +216,7 @@ def tell(args: argparse.Namespace, example: Path, directory: Path) -> int:
     from mesos_auth.testing.cluster import FakeCluster
 
     mode = SecurityMode.PERMISSIVE if args.permissive else SecurityMode.STRICT
-    story = Story(total=10 if args.missing_permission else 7)
+    story = Story(total=10 if args.missing_permission else 8 if args.permissive else 7)
     story.say(
         f"mesos-auth demo: a pymesos framework authenticates to a {mode.value} DC/OS cluster "
         "(all of it fake, all of it on 127.0.0.1)\n"
@@ -247,20 +255,138 @@ def tell(args: argparse.Namespace, example: Path, directory: Path) -> int:
         env.pop("HELLO_PRINCIPAL", None)
         if args.mismatch:
             env["HELLO_PRINCIPAL"] = "somebody-else"
-        story.step(
-            f"Running {example} as DC/OS would run it" + (" (with principal 'somebody-else')" if args.mismatch else ""),
-        )
+        anonymous: Optional[Run] = None
+        if args.permissive:
+            bare = {k: v for k, v in env.items() if k != CREDENTIAL_ENV}
+            bare["HELLO_NAME"] = ANONYMOUS_NAME
+            story.step(
+                f"Running {example} WITHOUT a service account (no {CREDENTIAL_ENV})",
+                f"permissive mode admits it unauthenticated: the master records it as {ANONYMOUS_PRINCIPAL!r}",
+            )
+            anonymous = Run.of(cluster, run_framework(example, bare))
+            env["HELLO_NAME"] = AUTHENTICATED_NAME
+            story.step(
+                f"Running {example} WITH the service account, as DC/OS would run it",
+                f"it logs in, every call carries its token, and the master identifies it as {UID!r}",
+            )
+        else:
+            story.step(
+                f"Running {example} as DC/OS would run it"
+                + (" (with principal 'somebody-else')" if args.mismatch else ""),
+            )
         administrator = Administrator(cluster, story) if args.missing_permission else None
         if administrator is None:
             code = run_framework(example, env)
         else:
             code = run_framework(example, env, on_line=administrator.read)
             administrator.look_for_next_task()  # in case the framework said nothing after it
-        outcome = summarise(cluster, code, args, administrator)
+        if anonymous is not None:
+            outcome = summarise_permissive(cluster, anonymous, code, args)
+        else:
+            outcome = summarise(cluster, code, args, administrator)
         story.step("What the cluster saw:", *outcome.lines)
         cluster.check()
-    story.say(f"\nDemo {'finished' if outcome.ok else 'FAILED'}.")
+    story.say("\n" + verdict(outcome, args))
     return 0 if outcome.ok else 1
+
+
+#: The framework's name in each run of ``--permissive`` (``HELLO_NAME``), to tell them apart in the records.
+ANONYMOUS_NAME = "hello-anonymous"
+AUTHENTICATED_NAME = "hello-authenticated"
+
+
+def verdict(outcome: Outcome, args: argparse.Namespace) -> str:
+    """The demo's last line: it congratulates a story that succeeded, and only that.
+
+    A refusal story (``--mismatch``) that went as expected is named for what it is:
+    the refusal shown is the outcome it demonstrates, not a framework that ran.
+    """
+    if not outcome.ok:
+        return "Demo FAILED: the cluster did not see what this story expects (see 'What the cluster saw' above)."
+    if args.mismatch:
+        return (
+            "Demo finished: the refusal shown above is the expected outcome "
+            "(strict mode refuses a framework whose principal is not its service account)."
+        )
+    if args.permissive:
+        return (
+            "Demo finished: permissive mode admitted the framework without an account as "
+            f"{ANONYMOUS_PRINCIPAL!r} and identified it as {UID!r} with one. Congratulations!"
+        )
+    return "Demo finished: the framework authenticated and its tasks ran. Congratulations!"
+
+
+class Run:
+    """What one run of the framework left in the cluster's records, counted from where the previous ended."""
+
+    def __init__(self, code: int, requests: List[Any], logins: int, frameworks: List[Any], finished: int) -> None:
+        self.code, self.requests, self.logins, self.frameworks, self.finished = (
+            code,
+            requests,
+            logins,
+            frameworks,
+            finished,
+        )
+
+    @classmethod
+    def of(cls, cluster: Any, code: int, since: Optional[Run] = None) -> Run:
+        master, iam = cluster.master, cluster.iam
+        requests = [r for r in master.requests if r.path != "/version"]
+        finished = sum(1 for t in master.task_records.values() if t.state == "TASK_FINISHED")
+        frameworks = list(master.frameworks.values())
+        if since is not None:
+            seen = {f.framework_id for f in since.frameworks}
+            return cls(
+                code,
+                requests[len(since.requests) :],
+                iam.login_count - since.logins,
+                [f for f in frameworks if f.framework_id not in seen],
+                finished - since.finished,
+            )
+        return cls(code, requests, iam.login_count, frameworks, finished)
+
+    @property
+    def with_token(self) -> int:
+        return sum(1 for r in self.requests if r.headers.get("Authorization", "").startswith("token="))
+
+    def recorded_as(self) -> str:
+        """Who the master recorded the run's requests as: ``'dcos_anonymous' (12)``."""
+        counts: Dict[str, int] = {}
+        for request in self.requests:
+            counts[repr(request.principal)] = counts.get(repr(request.principal), 0) + 1
+        return ", ".join(f"{who} ({count})" for who, count in sorted(counts.items())) or "nothing"
+
+
+def summarise_permissive(cluster: Any, anonymous: Run, code: int, args: argparse.Namespace) -> Outcome:
+    """The two runs of ``--permissive``, side by side: unauthenticated then authenticated."""
+    authenticated = Run.of(cluster, code, since=anonymous)
+    lines: List[str] = []
+    for title, run in (("without an account", anonymous), ("with the account", authenticated)):
+        lines += [
+            f"{title}: "
+            + (
+                ", ".join(f"framework {f.name!r} (principal {f.principal!r}, {f.state})" for f in run.frameworks)
+                or "no framework registered"
+            ),
+            f"  logins at the IAM: {run.logins}; requests with a token: {run.with_token} of {len(run.requests)}",
+            f"  the master recorded its requests as: {run.recorded_as()}",
+            f"  tasks finished: {run.finished} of {args.tasks}; the framework exited with {run.code}",
+        ]
+    ok = (
+        anonymous.code == 0
+        and anonymous.finished == args.tasks
+        and anonymous.logins == 0
+        and anonymous.with_token == 0
+        and bool(anonymous.requests)
+        and all(r.principal == ANONYMOUS_PRINCIPAL for r in anonymous.requests)
+        and authenticated.code == 0
+        and authenticated.finished == args.tasks
+        and authenticated.logins >= 1
+        and bool(authenticated.requests)
+        and authenticated.with_token == len(authenticated.requests)
+        and all(r.principal == UID for r in authenticated.requests)
+    )
+    return Outcome(ok, lines)
 
 
 class Outcome:

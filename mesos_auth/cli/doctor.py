@@ -33,7 +33,10 @@ def add_parser(subparsers: Any) -> None:
     )
     add_account_options(parser)
     parser.add_argument(
-        "--master", metavar="URL", help="a Mesos master to check, e.g. https://leader.mesos:5050 (skipped if not given)"
+        "--master",
+        metavar="URL",
+        help="a Mesos master to check, e.g. https://leader.mesos:5050, or zk://host:2181/mesos to check the leader "
+        "ZooKeeper names (default: $MESOS_MASTER_URL, which mesos-auth fake-cluster exports; skipped if neither)",
     )
     principal = parser.add_mutually_exclusive_group()
     principal.add_argument(

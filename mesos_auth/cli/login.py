@@ -13,20 +13,31 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import socket
+import sys
 import time
-from typing import Any
+from typing import Any, Tuple
+from urllib.parse import urlsplit
 
+from mesos_auth.ca import CA_BUNDLE_ENV, NODE_CA_BUNDLE, CABundle
 from mesos_auth.cli._common import (
     add_account_options,
     duration,
     iso_utc,
+    plain_reason,
     relative,
     resolve_account,
     resolve_bundle,
     resolve_mode,
+    two_sentences,
 )
+from mesos_auth.errors import IAMUnavailableError, MesosAuthError, TLSVerificationError
 from mesos_auth.iam import DEFAULT_LOGIN_RETRY
 from mesos_auth.tokens import TokenProvider
+from mesos_auth.transport import speaks_tls
+
+#: Seconds the diagnosis of a failed login may spend on each probe of the IAM's port.
+PROBE_TIMEOUT = 5.0
 
 
 def add_parser(subparsers: Any) -> None:
@@ -57,7 +68,15 @@ def run(args: argparse.Namespace) -> int:
     bundle = resolve_bundle(args)
     retry = dataclasses.replace(DEFAULT_LOGIN_RETRY, deadline=max(0.0, args.deadline))
     provider = TokenProvider(account, ca_bundle=bundle, security_mode=mode, retry=retry)
-    token = provider.token()
+    try:
+        token = provider.token()
+    except (TLSVerificationError, IAMUnavailableError) as error:
+        if getattr(args, "debug", False):
+            raise
+        from mesos_auth.cli import exit_code_for
+
+        print(f"mesos-auth login: {explain_failure(error, bundle)}", file=sys.stderr)
+        return exit_code_for(error)
     info = provider.info
     if info is None:  # pragma: no cover - token() sets it
         raise RuntimeError("logged in but no token information was kept")
@@ -72,3 +91,59 @@ def run(args: argparse.Namespace) -> int:
     if args.show_token:
         print(token)
     return 0
+
+
+def explain_failure(error: MesosAuthError, bundle: CABundle) -> str:
+    """A failed login in two sentences: what went wrong, then what to do.
+
+    The library's errors are built for a program's log; here the reader is at a
+    terminal with the command's options at hand, so the fix names ``--ca-bundle``,
+    and a connection that failed is looked at once more to say why: nothing
+    listening, plain http sent to a port that speaks TLS, or https to one that does
+    not. OpenSSL's text is shown without CPython's file names (``_ssl.c:1006``).
+    """
+    if isinstance(error, TLSVerificationError):
+        source = "--ca-bundle" if bundle.source == "arguments" else bundle.source
+        trusted_by = f"the CA bundle {bundle.path} (from {source})" if bundle.path else "the system trust store"
+        return two_sentences(
+            f"the IAM's certificate at {error.url} is not trusted by {trusted_by} ({plain_reason(error.problem)})",
+            f"pass the cluster's CA bundle with --ca-bundle or ${CA_BUNDLE_ENV} (on DC/OS nodes {NODE_CA_BUNDLE}; "
+            "it can be downloaded from https://<master>/ca/dcos-ca.crt, check its fingerprint)",
+        )
+    if not isinstance(error, IAMUnavailableError):  # pragma: no cover - run() passes only these two
+        return str(error)
+    endpoint = error.endpoint
+    host, port, https = _host_port(endpoint)
+    tried = f"{error.attempts} attempt(s) over {error.elapsed:.1f} s"
+    try:
+        socket.create_connection((host, port), timeout=PROBE_TIMEOUT).close()
+    except OSError as exc:
+        reason = plain_reason(exc.strerror or str(exc) or exc.__class__.__name__)
+        return two_sentences(
+            f"the IAM at {host}:{port} cannot be reached ({reason}; {tried})",
+            "check that the IAM is up and that this machine can reach the host and port of the login_endpoint in "
+            "the secret (DNS, firewall, proxy), then run mesos-auth login again",
+        )
+    from mesos_auth.cli._checks import FIX_IAM_NOT_TLS, answers_plain_http, fix_login_http_to_tls
+
+    tls_port = speaks_tls(host, port, PROBE_TIMEOUT)
+    if not https and tls_port:
+        return two_sentences(
+            f"the IAM at {host}:{port} speaks TLS, but the login endpoint {endpoint} is plain http",
+            fix_login_http_to_tls(endpoint),
+        )
+    if https and not tls_port and answers_plain_http(host, port, PROBE_TIMEOUT):
+        return two_sentences(
+            f"the IAM at {host}:{port} does not speak TLS, but the login endpoint {endpoint} is https",
+            FIX_IAM_NOT_TLS,
+        )
+    return two_sentences(
+        f"the login at {endpoint} failed ({tried}), the last attempt with {plain_reason(error.last_problem)}",
+        "check that the IAM is up and healthy (the dcos-iam service on the masters), then run mesos-auth login again",
+    )
+
+
+def _host_port(url: str) -> Tuple[str, int, bool]:
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    return parts.hostname or "", parts.port or (443 if https else 80), https

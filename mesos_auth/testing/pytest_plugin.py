@@ -51,6 +51,14 @@ driven one) asks for it: ``@pytest.mark.mesos_cluster(allocation_interval=1.0)``
 
 After each test that used the cluster, :meth:`FakeCluster.check` runs, so that a
 failure inside a server thread fails the test (in its teardown).
+
+Why the fakes are imported inside the fixtures: pytest imports this module in every
+run of every project whose environment has mesos-auth installed (the ``pytest11``
+entry point), whether or not a test uses a fixture. At module level it imports only
+what registering the fixtures and the marker needs (pytest and the standard library),
+so that such a run pays nothing for it; the fakes (cryptography, requests, the
+servers: about 0.3 s) load when a test first asks for a fixture. The names below
+under ``TYPE_CHECKING`` are for the annotations only, which pytest does not evaluate.
 """
 
 from __future__ import annotations
@@ -59,21 +67,23 @@ import contextlib
 import itertools
 import re
 import threading
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 
-from mesos_auth.account import ServiceAccount
-from mesos_auth.security_mode import SecurityMode
-from mesos_auth.testing.cluster import FakeCluster
-from mesos_auth.testing.iam import FakeIAM
-from mesos_auth.testing.master import FakeMaster
-from mesos_auth.testing.router import FakeRouter
-from mesos_auth.testing.tls import TestCA
-from mesos_auth.testing.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
+if TYPE_CHECKING:
+    from mesos_auth.account import ServiceAccount
+    from mesos_auth.security_mode import SecurityMode
+    from mesos_auth.testing.cluster import FakeCluster
+    from mesos_auth.testing.iam import FakeIAM
+    from mesos_auth.testing.master import FakeMaster
+    from mesos_auth.testing.router import FakeRouter
+    from mesos_auth.testing.tls import TestCA
+    from mesos_auth.testing.zookeeper import ZooKeeperServer
 
 MARKER = "mesos_cluster"
-DEFAULT_SECURITY_MODE = SecurityMode.STRICT
+#: ``SecurityMode.STRICT``'s value (a ``SecurityMode`` is a ``str``): parsed when a fixture is set up.
+DEFAULT_SECURITY_MODE = "strict"
 DEFAULT_TLS = True
 #: Seconds between the fixture masters' offer batches (Mesos' default is 1.0).
 FIXTURE_ALLOCATION_INTERVAL = 0.05
@@ -99,6 +109,9 @@ class _ClusterPool:
         self._ca: Optional[TestCA] = None
 
     def get(self, mode: SecurityMode, tls: bool) -> FakeCluster:
+        from mesos_auth.testing.cluster import FakeCluster
+        from mesos_auth.testing.tls import TestCA
+
         with self._lock:
             cluster = self._clusters.get((mode, tls))
             if cluster is None:
@@ -164,6 +177,9 @@ def mesos_cluster(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[FakeCluster]:
     """A started fake DC/OS cluster (strict, TLS unless asked otherwise), checked after the test."""
+    from mesos_auth.security_mode import SecurityMode
+    from mesos_auth.testing.cluster import FakeCluster
+
     options = _requested(request)
     mode = SecurityMode.parse(options.pop("security_mode", DEFAULT_SECURITY_MODE), f"@pytest.mark.{MARKER}")
     tls = options.pop("tls", DEFAULT_TLS)
@@ -198,6 +214,8 @@ def mesos_zookeeper() -> Iterator[ZooKeeperServer]:
 def running_zookeeper() -> Iterator[ZooKeeperServer]:
     """A :class:`ZooKeeperServer` of its own for a ``with`` block (one a test may stop and restart),
     stopped after it; the test is skipped, saying how to install it, where ZooKeeper is missing."""
+    from mesos_auth.testing.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
+
     server = ZooKeeperServer()
     try:
         server.start()

@@ -27,6 +27,7 @@ ENVIRONMENT = (
     "MESOS_AUTH_SECURITY_MODE",
     "MESOS_AUTH_KEY_PASSPHRASE",
     "MESOS_SANDBOX",
+    "MESOS_MASTER_URL",
 )
 
 
@@ -80,3 +81,30 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+#: The verbs a fix may start with: it tells the reader what to do.
+FIX_VERBS = {"check", "give", "pass", "point", "set", "use", "make", "run", "wait", "recreate", "synchronise"}
+#: A sentence ends with a period followed by a space and a capital (URLs and paths hold periods too).
+SENTENCE_END = re.compile(r"\.\s+(?=[A-Z])")
+
+
+def assert_message_shape(text: str) -> None:
+    """One sentence for the cause, one for the fix (which starts with a verb), no internal file names
+    (``_ssl.c:1006``, OpenSSL's ``[SSL: ...]`` tags), and parentheses that balance."""
+    assert "_ssl.c" not in text and "[SSL" not in text, text
+    assert "\n" not in text.strip(), text
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        assert depth >= 0, text
+    assert depth == 0, text
+    assert text.endswith("."), text
+    sentences = SENTENCE_END.split(text.rstrip("."))
+    assert len(sentences) == 2, text
+    assert sentences[1].split()[0].lower() in FIX_VERBS, text
+
+
+def assert_check_shape(summary: str, fix: str) -> None:
+    """A doctor line: the summary is the cause, the fix starts with a verb; both as :func:`assert_message_shape`."""
+    assert_message_shape(f"{summary}. {fix[:1].upper()}{fix[1:]}.")

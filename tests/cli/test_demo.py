@@ -36,7 +36,7 @@ def test_strict_story(capsys, tmp_path) -> None:
         "launching 2 task(s)",
         "TASK_FINISHED",
         "tasks finished: 2 of 2",
-        "Demo finished.",
+        "Demo finished: the framework authenticated and its tasks ran. Congratulations!",
     ):
         assert step in out, step
     assert out.index("signed a service login token") < out.index("SUBSCRIBED") < out.index("TASK_FINISHED")
@@ -45,10 +45,28 @@ def test_strict_story(capsys, tmp_path) -> None:
     assert oct((tmp_path / "hello-framework-secret.json").stat().st_mode & 0o777) == "0o600"
 
 
-def test_permissive_story(capsys) -> None:
+def test_permissive_story_shows_what_permissive_means(capsys) -> None:
+    """Unauthenticated first (admitted as dcos_anonymous), then with the account (identified by its principal)."""
     assert main(["demo", "--permissive", "--tasks", "1"]) == 0
     out = capsys.readouterr().out
-    assert "permissive mode" in out and "tasks finished: 1 of 1" in out
+    steps = [
+        "permissive mode",
+        "WITHOUT a service account (no DCOS_SERVICE_ACCOUNT_CREDENTIAL)",
+        "no service account found; running unauthenticated (permissive mode)",
+        "WITH the service account",
+        "signed a service login token for 'hello-framework'",
+        "without an account: framework 'hello-anonymous' (principal None,",
+        "logins at the IAM: 0; requests with a token: 0 of ",
+        "the master recorded its requests as: 'dcos_anonymous' (",
+        "with the account: framework 'hello-authenticated' (principal 'hello-framework',",
+        "logins at the IAM: 1; requests with a token: ",
+        "the master recorded its requests as: 'hello-framework' (",
+        "Demo finished: permissive mode admitted the framework without an account as 'dcos_anonymous'",
+    ]
+    positions = [out.index(step) for step in steps]
+    assert positions == sorted(positions), out
+    assert out.count("tasks finished: 1 of 1; the framework exited with 0") == 2
+    assert "PRIVATE KEY" not in out and "Traceback" not in out
 
 
 def test_mismatch_story(capsys) -> None:
@@ -56,6 +74,26 @@ def test_mismatch_story(capsys) -> None:
     out = capsys.readouterr().out
     assert "PrincipalMismatchError" in out
     assert "requests that reached the master: 0; logins at the IAM: 0" in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("Demo finished: the refusal shown above is the expected outcome"), last
+    assert "ongratulations" not in out
+
+
+def test_a_failed_story_is_not_congratulated() -> None:
+    import argparse
+
+    from mesos_auth.cli.demo import Outcome, verdict
+
+    args = argparse.Namespace(mismatch=False, permissive=False)
+    assert verdict(Outcome(False, []), args).startswith("Demo FAILED")
+    assert "ongratulations" not in verdict(Outcome(False, []), args)
+    assert "ongratulations" in verdict(Outcome(True, []), args)
+
+
+def test_the_wrapper_leaves_out_toxs_congratulations() -> None:
+    """``scripts/demo`` runs tox with -qq: its "congratulations :)" would follow a refusal story too."""
+    script = (REPO / "scripts" / "demo").read_text()
+    assert 'tox" run -qq -e demo' in script
 
 
 GRANT = "dcos security org users grant hello-framework dcos:mesos:master:task:user:nobody create"
@@ -90,7 +128,7 @@ def test_missing_permission_story(capsys, monkeypatch) -> None:
         "granted through the IAM's HTTP API: dcos:mesos:master:task:user:nobody create",
         "tasks launched after the grant that finished: 2",
         "tasks finished: 2 of 2",
-        "Demo finished.",
+        "Demo finished: the framework authenticated",
     ]
     for step in steps:
         assert step in out, step
@@ -111,7 +149,7 @@ def test_missing_permission_not_granted_fails_the_demo(capsys, monkeypatch) -> N
     assert "through the IAM's HTTP API, as 'bootstrapuser' (a superuser; its token is not shown): FAILED" in out
     assert "(retry 3 of 3)" in out and "not every task finished" in out
     assert "granted through the IAM's HTTP API: nothing" in out and "tasks finished: 0 of 1" in out
-    assert "next task runs" not in out and "Demo FAILED." in out
+    assert "next task runs" not in out and "Demo FAILED: " in out
 
 
 @pytest.mark.parametrize("other", ["--permissive", "--mismatch"])
@@ -129,7 +167,7 @@ def test_missing_example_is_one_clear_line(capsys, tmp_path) -> None:
 
 
 def test_example_is_found_from_the_repository() -> None:
-    assert find_example(None) == REPO / "examples" / "frameworks" / "hello_factory.py"
+    assert find_example(None) == REPO / "mesos_auth" / "examples" / "hello_factory.py"
 
 
 @pytest.mark.timeout(180)
@@ -145,7 +183,7 @@ def test_demo_as_a_command(tmp_path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Demo finished." in result.stdout
+    assert "Demo finished: the framework authenticated" in result.stdout
 
 
 # --------------------------------------------------------------------------

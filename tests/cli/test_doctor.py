@@ -8,10 +8,13 @@ at a time over a :class:`DoctorContext`. No output may hold a key or a token.
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import subprocess
 import sys
+import threading
+import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
@@ -28,6 +31,7 @@ from mesos_auth.login_diagnosis import key_fingerprint
 from mesos_auth.retry import RetryPolicy
 from mesos_auth.testing import FakeIAM, FakeMaster, TestCA
 from tests.cli.auth_support import (
+    assert_check_shape,
     assert_no_secrets,
     closed_port,
     subprocess_environment,
@@ -207,8 +211,10 @@ def test_secret_missing_a_field(iam: FakeIAM, ca: TestCA, alice: ServiceAccount,
 
 def test_secret_file_missing(iam: FakeIAM, ca: TestCA, tmp_path: Path, capsys: Any) -> None:
     line = only_failure(run_doctor(capsys, *strict(tmp_path / "nowhere.json", ca)), "secret")
-    assert line.summary == f"the secret from file {tmp_path / 'nowhere.json'}: file not found"
-    assert line.fix is not None and line.fix.startswith("check the path")  # the library's own fix
+    assert line.summary == f"the secret file {tmp_path / 'nowhere.json'} named by --secret does not exist"
+    assert line.fix is not None and line.fix.startswith("pass the path of the service account's secret JSON")
+    assert "mesos-auth secret --uid UID" in line.fix
+    assert_check_shape(line.summary, line.fix)
 
 
 def test_a_key_given_as_the_secret_is_described_not_shown(
@@ -579,8 +585,9 @@ def test_master_unreachable(iam: FakeIAM, ca: TestCA, secret: Path, capsys: Any)
     report = run_doctor(capsys, *strict(secret, ca, "--master", url))
 
     line = only_failure(report, "master")
-    assert line.summary.startswith(f"cannot reach the master at {url}")
+    assert line.summary == f"cannot reach the master at {url} (Connection refused)"
     assert line.fix == checks.FIX_MASTER_DOWN
+    assert_check_shape(line.summary, line.fix)
     assert report.lines["master-auth"].summary == "the master is not reachable (see 'master')"
 
 
@@ -599,9 +606,173 @@ def test_master_with_a_certificate_of_another_ca(
     with FakeMaster(security_mode="strict", iam=iam, tls=other_ca) as foreign:
         line = only_failure(run_doctor(capsys, *strict(secret, ca, "--master", foreign.https_url)), "master")
     assert line.summary.startswith(
-        f"the certificate of {foreign.https_url} is not trusted by CA bundle {ca.ca_bundle} (from --ca-bundle) ("
+        f"the master is reachable, but the certificate of {foreign.https_url} is not trusted by CA bundle "
+        f"{ca.ca_bundle} (from --ca-bundle) ("
     )
     assert line.fix == checks.FIX_CA_UNTRUSTED
+    assert_check_shape(line.summary, line.fix)
+
+
+def test_plain_http_sent_to_the_masters_tls_port(
+    iam: FakeIAM, master: FakeMaster, ca: TestCA, secret: Path, capsys: Any
+) -> None:
+    """A bare host:port outside strict mode means http; the master speaks TLS there."""
+    netloc = master.https_url.split("://")[1]
+    args = ["--secret", str(secret), "--security-mode", "permissive", "--ca-bundle", ca.ca_bundle]
+
+    line = only_failure(run_doctor(capsys, *args, "--master", netloc), "master")
+
+    assert line.summary == f"the master at http://{netloc} speaks TLS, but plain http was sent to it"
+    assert line.fix == checks.fix_http_to_tls(netloc, bare=True)
+    assert f"https://{netloc}" in line.fix and "MESOS_AUTH_SECURITY_MODE=strict" in line.fix
+    assert_check_shape(line.summary, line.fix)
+    assert master.requests == []
+
+
+def test_https_sent_to_a_plain_http_port(
+    iam: FakeIAM, master: FakeMaster, ca: TestCA, secret: Path, capsys: Any
+) -> None:
+    url = "https://" + master.http_url.split("://")[1]
+
+    line = only_failure(run_doctor(capsys, *strict(secret, ca, "--master", url)), "master")
+
+    assert line.summary == f"the master at {url} accepts connections but does not speak TLS"
+    assert line.fix == checks.FIX_MASTER_NOT_TLS
+    assert_check_shape(line.summary, line.fix)
+
+
+class Refusing(http.server.BaseHTTPRequestHandler):
+    """A server that refuses everything with 403 and a long text, as a proxy in front of a master may."""
+
+    def do_GET(self) -> None:
+        body = ("Forbidden: " + "no entry " * 100 + "\nsecond line").encode()
+        self.send_response(403)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def refusing_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(30)
+
+
+def test_a_master_that_refuses_says_its_status_and_text(
+    iam: FakeIAM, secret: Path, ca: TestCA, refusing_server: str, capsys: Any
+) -> None:
+    args = ["--secret", str(secret), "--security-mode", "permissive", "--ca-bundle", ca.ca_bundle]
+
+    report = run_doctor(capsys, *args, "--master", refusing_server)
+
+    line = report.lines["master"]
+    assert line.status == "FAIL"
+    assert line.summary.startswith(
+        f"the master at {refusing_server} is reachable but refused GET /version: HTTP 403 (Forbidden: no entry"
+    )
+    assert len(line.summary) < 250 and "second line" not in line.summary
+    assert line.fix == checks.FIX_MASTER_REFUSING
+    assert_check_shape(line.summary, line.fix)
+
+
+def test_the_master_defaults_to_mesos_master_url(
+    iam: FakeIAM, master: FakeMaster, ca: TestCA, secret: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MESOS_MASTER_URL", master.https_url)
+
+    report = run_doctor(capsys, *strict(secret, ca))
+
+    assert report.code == 0, report.out
+    assert report.lines["master"].summary == f"Mesos 1.11.0 at {master.https_url} (from $MESOS_MASTER_URL)"
+    assert report.status("master-auth") == "ok"
+
+
+def test_a_zookeeper_url_is_checked_through_its_leader(
+    iam: FakeIAM,
+    master: FakeMaster,
+    ca: TestCA,
+    secret: Path,
+    zookeeper: Any,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = "/doctor-" + uuid.uuid4().hex[:8]
+    master.register_in_zookeeper(zookeeper.hosts, path)
+    try:
+        monkeypatch.setenv("MESOS_MASTER_URL", zookeeper.url(path))
+        report = run_doctor(capsys, *strict(secret, ca))
+    finally:
+        master.unregister_from_zookeeper()
+
+    assert report.code == 0, report.out
+    expected = (
+        f"Mesos 1.11.0 at {master.https_url} (the leader in ZooKeeper {zookeeper.url(path)}, from $MESOS_MASTER_URL)"
+    )
+    assert report.lines["master"].summary == expected
+    assert report.status("master-auth") == "ok"
+
+
+def test_a_zookeeper_group_without_masters(iam: FakeIAM, ca: TestCA, secret: Path, zookeeper: Any, capsys: Any) -> None:
+    url = zookeeper.url("/doctor-empty-" + uuid.uuid4().hex[:8])
+
+    line = only_failure(run_doctor(capsys, *strict(secret, ca, "--master", url)), "master")
+
+    assert line.summary == f"no master has joined the ZooKeeper group {url}"
+    assert line.fix == checks.FIX_ZOOKEEPER_EMPTY
+    assert_check_shape(line.summary, line.fix)
+
+
+def test_a_zookeeper_that_cannot_be_reached(iam: FakeIAM, ca: TestCA, secret: Path, capsys: Any) -> None:
+    url = f"zk://127.0.0.1:{closed_port()}/mesos"
+
+    line = only_failure(run_doctor(capsys, *strict(secret, ca, "--master", url, "--timeout", "1")), "master")
+
+    assert line.summary == f"ZooKeeper {url} could not be reached within 1 s to find the leading master"
+    assert line.fix == checks.FIX_ZOOKEEPER_DOWN
+    assert_check_shape(line.summary, line.fix)
+
+
+def test_an_iam_endpoint_in_plain_http_at_a_tls_port(
+    iam: FakeIAM, ca: TestCA, alice: ServiceAccount, tmp_path: Path, capsys: Any
+) -> None:
+    endpoint = iam.login_endpoint.replace("https://", "http://")
+    secret = write_secret(tmp_path / "secret.json", alice.with_login_endpoint(endpoint))
+
+    report = run_doctor(capsys, "--secret", str(secret), "--security-mode", "permissive")
+
+    line = report.lines["iam"]
+    assert line.status == "FAIL", report.out
+    assert (
+        line.summary
+        == f"the IAM at {endpoint.split('/')[2]} speaks TLS, but the login endpoint {endpoint} is plain http"
+    )
+    assert line.fix == checks.fix_login_http_to_tls(endpoint)
+    assert_check_shape(line.summary, line.fix)
+
+
+def test_an_iam_endpoint_in_https_at_a_plain_port(
+    iam: FakeIAM, ca: TestCA, alice: ServiceAccount, tmp_path: Path, capsys: Any
+) -> None:
+    endpoint = iam.http_login_endpoint.replace("http://", "https://")
+    secret = write_secret(tmp_path / "secret.json", alice.with_login_endpoint(endpoint))
+
+    report = run_doctor(capsys, *strict(secret, ca))
+
+    line = report.lines["iam"]
+    assert line.status == "FAIL", report.out
+    assert line.summary == f"the IAM at {endpoint.split('/')[2]} accepts connections but does not speak TLS"
+    assert line.fix == checks.FIX_IAM_NOT_TLS
+    assert_check_shape(line.summary, line.fix)
 
 
 # --------------------------------------------------------------------------
@@ -715,8 +886,9 @@ def test_check_secret_inline_json_and_an_unhealthy_iam(iam: FakeIAM, ca: TestCA,
 
 def test_check_principal_and_master_skip_without_their_options() -> None:
     assert checks.check_principal(context()) == Result(Status.SKIP, "no --framework-config or --principal given")
-    assert checks.check_master(context()) == Result(Status.SKIP, "no --master given")
-    assert checks.check_master_token(context()) == Result(Status.SKIP, "no --master given")
+    none = Result(Status.SKIP, "no --master given and $MESOS_MASTER_URL is not set")
+    assert checks.check_master(context()) == none
+    assert checks.check_master_token(context()) == none
 
 
 def test_the_token_is_not_in_the_context_repr() -> None:

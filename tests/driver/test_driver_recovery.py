@@ -7,6 +7,8 @@ status update or raises anything in the main thread.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from mesos_auth import (
@@ -335,6 +337,7 @@ def test_a_401_on_subscribe_renews_the_token_and_resubscribes(ca, iam, master_fa
 
 
 def test_a_master_that_is_down_for_a_while_is_waited_for(ca, iam, master_factory, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="mesos_auth")  # each failed attempt is logged at INFO
     master = master_factory("strict")
     scheduler = RecordingScheduler(tasks=1)
     driver = strict_driver(scheduler, master, framework_account(iam, "svc"), ca)

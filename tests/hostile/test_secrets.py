@@ -179,4 +179,4 @@ def test_a_plausible_path_is_still_quoted(tmp_path: Any, capsys: Any) -> None:
     missing = tmp_path / "secrets" / "service-account.json"
     assert main(["login", "--secret", str(missing)]) == 2
     err = capsys.readouterr().err
-    assert str(missing) in err and "file not found" in err and "check the path" in err
+    assert str(missing) in err and "does not exist" in err and "Pass the path of" in err
