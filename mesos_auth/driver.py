@@ -437,7 +437,9 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
         try:
             super().acknowledgeStatusUpdate(status)
         except MesosAuthError as exc:
-            if not _undelivered(exc):
+            # Whatever kept it from the master (even a 401 twice), the update stays
+            # unacknowledged and comes again: nothing is lost, nothing to raise.
+            if not (_undelivered(exc) or isinstance(exc, MasterCallError)):
                 raise
             logger.warning(
                 "acknowledgement of an update of task %s not delivered (%s); the master sends it again",
@@ -858,6 +860,8 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                 finally:
                     self._end_subscription(subscription)
                 healthy = subscription.lived(self._stream_window(subscription))
+                if subscription.accepted:
+                    subscribe_401s = 0  # the master took our token: a later 401 starts a new count
                 if healthy:
                     attempt, subscribe_401s, redirects = 0, 0, 0
                     period.close()
@@ -1028,6 +1032,7 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
                         raise Retryable(f"the connection was refused: nothing listens at {address.netloc}") from None
                     raise Retryable(network_problem(exc)) from None
                 self._check_subscribe_answer(address, resp, authorization)
+                subscription.accepted = True
                 stream_id = resp.getheader("Mesos-Stream-Id") or ""
                 if not stream_id or len(stream_id) > 200:
                     raise Retryable("SUBSCRIBE answered 200 without a usable Mesos-Stream-Id")
@@ -1224,6 +1229,7 @@ class _Subscription:
 
     def __init__(self) -> None:
         self.subscribed_at: Optional[float] = None
+        self.accepted = False  # SUBSCRIBE answered 200: our token was taken
         self.heartbeat_interval: Optional[float] = None
         self.ended_at: Optional[float] = None
 

@@ -353,3 +353,24 @@ def test_a_master_that_is_down_for_a_while_is_waited_for(ca, iam, master_factory
     assert driver.failure is None and not master.calls_of_type("TEARDOWN")
     [framework] = master.frameworks.values()
     assert framework.subscribe_count == 2
+
+
+def test_subscribe_401s_are_counted_only_until_a_subscribe_is_accepted(ca, iam, master_factory) -> None:
+    """A flapping master (each stream dropped at once) that also answers one SUBSCRIBE in two
+    with 401: each 401 is followed by an accepted SUBSCRIBE, so the credentials work, and the
+    driver must never reach its limit of consecutive 401s (found by the soak, seed 20261201)."""
+    master = master_factory("strict")
+    scheduler = RecordingScheduler(tasks=0)
+    driver = strict_driver(scheduler, master, framework_account(iam, "svc"), ca)
+    with running(driver):
+        master.wait_for(lambda: len(master.calls_of_type("SUBSCRIBE")) == 1, what="subscribed")
+        for round_ in range(1, 8):
+            iam.shift_clock(1.0)  # a fresh token for every login (two logins in one second are the same token)
+            master.fail_next_calls(1, 401, call_types=["SUBSCRIBE"])
+            master.drop_streams()  # lives far less than a heartbeat interval: never "healthy"
+            master.wait_for(
+                lambda round_=round_: sum(r.status == 200 for r in master.calls_of_type("SUBSCRIBE")) == round_ + 1,
+                what=f"subscribed again after 401 number {round_}",
+            )
+        assert driver.failure is None
+    assert sum(r.status == 401 for r in master.calls_of_type("SUBSCRIBE")) == 7
