@@ -436,7 +436,11 @@ def test_add_account_replaces_the_key(
 def test_fail_next_logins_then_recover(
     iam: FakeIAM, client: Client, alice_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
+    iam.fail_next_logins(5)
+    iam.clear_login_failures()
+    assert iam.pending_login_failures == 0
     iam.fail_next_logins(2)
+    assert iam.pending_login_failures == 2
     token = login_token(alice_key, "alice", clock())
 
     first = client.login("alice", token)
@@ -444,6 +448,7 @@ def test_fail_next_logins_then_recover(
     third = client.login("alice", token)  # an injected failure does not spend the token
 
     assert [first.status_code, second.status_code, third.status_code] == [503, 503, 200]
+    assert iam.pending_login_failures == 0
     assert first.json()["code"] == "ERR_SERVICE_UNAVAILABLE"
     assert first.json()["title"] == "Service Unavailable"
     assert "Retry-After" not in first.headers

@@ -91,9 +91,14 @@ def test_drop_streams_over_tls() -> None:
 def test_fail_next_calls_answers_the_next_n_requests() -> None:
     with serve() as master:
         master.fail_next_calls(2, 500, "boom")
+        assert master.pending_failures == 2
         for _ in range(2):
             sub = Client(master).subscribe()
             assert (sub.status, sub.body) == (500, b"boom")
+        assert master.pending_failures == 0
+        master.fail_next_calls(3, 503)
+        master.clear_failures()
+        assert master.pending_failures == 0
         sub, _ = subscribed_framework(master)
         master.fail_next_calls(1, 503, call_types=["ACCEPT"])
         assert sub.call("REVIVE").status == 202

@@ -40,6 +40,10 @@ class FaultQueue:
         with self._lock:
             self._faults.clear()
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._faults)
+
     def next_answer(self) -> Optional[Response]:
         """The answer of the next queued failure, or None if none is queued."""
         with self._lock:

@@ -397,6 +397,16 @@ class FakeIAM(FakeServer, PermissionsAPI):
         """
         self._faults.add(n, status, body)
 
+    @property
+    def pending_login_failures(self) -> int:
+        """Queued :meth:`fail_next_logins` answers not used yet (they wait for the next logins,
+        however late: a test that injects them while no one logs in finds them still there)."""
+        return len(self._faults)
+
+    def clear_login_failures(self) -> None:
+        """Forget the queued :meth:`fail_next_logins` answers."""
+        self._faults.clear()
+
     def set_latency(self, seconds: float) -> None:
         """Hold every login this long before answering it (0 releases held ones at once).
 

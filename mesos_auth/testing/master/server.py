@@ -445,6 +445,18 @@ class FakeMaster(MasterSnapshots, FakeServer):
         with self._changed:
             self._checks.failures.append(InjectedFailure(n, status, body, kinds))
 
+    @property
+    def pending_failures(self) -> int:
+        """Requests still to be answered by :meth:`fail_next_calls` (they wait for the next
+        matching requests, however late)."""
+        with self._changed:
+            return sum(failure.remaining for failure in self._checks.failures)
+
+    def clear_failures(self) -> None:
+        """Forget what :meth:`fail_next_calls` queued and has not used yet."""
+        with self._changed:
+            self._checks.failures.clear()
+
     def drop_streams(self) -> int:
         """Close every event stream abruptly (no closing chunk); frameworks become disconnected."""
         with self._changed:
