@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from mesos_auth.requests_auth import DCOSAuth, DCOSSession
     from mesos_auth.retry import RetryPolicy
     from mesos_auth.scheduler import Scheduler
-    from mesos_auth.security_mode import SecurityMode, detect_security_mode
+    from mesos_auth.security_mode import SecurityMode, detect_security_mode, resolve_security_mode
     from mesos_auth.tokens import TokenInfo, TokenProvider
 
 #: Where each public name lives, imported on first use.
@@ -124,6 +124,7 @@ _LAZY = {
     "Scheduler": "mesos_auth.scheduler",
     "SecurityMode": "mesos_auth.security_mode",
     "detect_security_mode": "mesos_auth.security_mode",
+    "resolve_security_mode": "mesos_auth.security_mode",
     "TokenInfo": "mesos_auth.tokens",
     "TokenProvider": "mesos_auth.tokens",
 }
@@ -208,6 +209,7 @@ __all__ = [
     "make_login_token",
     "required_permissions",
     "resolve_ca_bundle",
+    "resolve_security_mode",
     "resolve_service_account",
     "uninstall",
 ]

@@ -94,7 +94,7 @@ from mesos_auth.master_uri import MasterAddress, follow_redirect, is_zookeeper, 
 from mesos_auth.permission_events import permission_denied_in
 from mesos_auth.recordio import DEFAULT_MAX_RECORD
 from mesos_auth.retry import RetryPolicy
-from mesos_auth.security_mode import SecurityMode, detect_security_mode
+from mesos_auth.security_mode import SecurityMode, resolve_security_mode
 from mesos_auth.subscription import (
     Redirect,
     Retryable,
@@ -262,7 +262,8 @@ class AuthenticatedSchedulerDriver(MesosSchedulerDriver):  # type: ignore[misc]
             failover=failover,
             timeout=timeout,
         )
-        self.security_mode = detect_security_mode(security_mode, environ=environ)
+        self.security_mode, mode_source = resolve_security_mode(security_mode, environ=environ)
+        logger.info("security mode %s (from %s)", self.security_mode.value, mode_source)
         self.ca_bundle: CABundle = resolve_ca_bundle(ca_bundle, environ=environ)
         self.allow_insecure_master = allow_insecure_master
         self.missed_heartbeats = missed_heartbeats

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Mapping, Optional, Union
+from typing import Mapping, Optional, Tuple, Union
 
 from mesos_auth.errors import ConfigurationError, SecurityModeError
 
@@ -64,11 +64,27 @@ def detect_security_mode(
 ) -> SecurityMode:
     """The security mode: explicit, then ``$MESOS_AUTH_SECURITY_MODE``, then the
     node's bootstrap config, else permissive."""
+    return resolve_security_mode(explicit, environ=environ, bootstrap_config=bootstrap_config)[0]
+
+
+def resolve_security_mode(
+    explicit: Union[str, SecurityMode, None] = None,
+    *,
+    environ: Optional[Mapping[str, str]] = None,
+    bootstrap_config: Union[str, os.PathLike[str]] = BOOTSTRAP_CONFIG_PATH,
+) -> Tuple[SecurityMode, str]:
+    """The security mode and where it came from, in words for a log line.
+
+    Why the source matters: inside a DC/OS task's container the node's bootstrap config
+    is usually not visible and DC/OS sets no variable, so a framework that sets nothing
+    runs permissive (plain http by default) on a strict cluster; saying "the default"
+    in the log shows that at once.
+    """
     if explicit is not None:
-        return SecurityMode.parse(explicit, "arguments")
+        return SecurityMode.parse(explicit, "arguments"), "the security_mode argument"
     env = os.environ if environ is None else environ
     if env.get(SECURITY_MODE_ENV, "").strip():
-        return SecurityMode.parse(env[SECURITY_MODE_ENV], f"${SECURITY_MODE_ENV}")
+        return SecurityMode.parse(env[SECURITY_MODE_ENV], f"${SECURITY_MODE_ENV}"), f"${SECURITY_MODE_ENV}"
     path = Path(bootstrap_config)
     if path.is_file():
         try:
@@ -80,6 +96,9 @@ def detect_security_mode(
             ) from None
         value = config.get("security") if isinstance(config, dict) else None
         if value:
-            return SecurityMode.parse(value, str(path))
+            return SecurityMode.parse(value, str(path)), f"the DC/OS bootstrap config {path}"
         logger.debug("%s has no 'security' key; assuming permissive", path)
-    return SecurityMode.PERMISSIVE
+    return SecurityMode.PERMISSIVE, (
+        f"the default: neither ${SECURITY_MODE_ENV} nor {path} is set here "
+        f"(inside a DC/OS task, set {SECURITY_MODE_ENV} in the app definition)"
+    )

@@ -70,3 +70,37 @@ def test_broken_bootstrap_config_is_an_error(tmp_path) -> None:
 
 def test_nothing_found_means_permissive(tmp_path) -> None:
     assert detect_security_mode(environ={}, bootstrap_config=tmp_path / "absent.json") is SecurityMode.PERMISSIVE
+
+
+def test_the_mode_comes_with_where_it_came_from(tmp_path) -> None:
+    from mesos_auth import resolve_security_mode
+
+    config = tmp_path / "bootstrap-config.json"
+    config.write_text(json.dumps({"security": "strict"}))
+    missing = tmp_path / "nope.json"
+    assert resolve_security_mode("disabled", environ={}) == (SecurityMode.DISABLED, "the security_mode argument")
+    assert resolve_security_mode(environ={SECURITY_MODE_ENV: "strict"}, bootstrap_config=missing) == (
+        SecurityMode.STRICT,
+        "$MESOS_AUTH_SECURITY_MODE",
+    )
+    assert resolve_security_mode(environ={}, bootstrap_config=config) == (
+        SecurityMode.STRICT,
+        f"the DC/OS bootstrap config {config}",
+    )
+    mode, source = resolve_security_mode(environ={}, bootstrap_config=missing)
+    assert mode is SecurityMode.PERMISSIVE
+    assert source.startswith("the default: neither $MESOS_AUTH_SECURITY_MODE nor ")
+    assert "set MESOS_AUTH_SECURITY_MODE in the app definition" in source
+
+
+def test_the_driver_says_its_mode_and_where_it_came_from(caplog) -> None:
+    import logging
+
+    from mesos_auth import Scheduler, create_driver
+
+    with caplog.at_level(logging.INFO, logger="mesos_auth.driver"):
+        create_driver(
+            Scheduler(), {"user": "nobody", "name": "f"}, "127.0.0.1:5050", environ={SECURITY_MODE_ENV: "disabled"}
+        )
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("security mode ")]
+    assert lines == ["security mode disabled (from $MESOS_AUTH_SECURITY_MODE)"]
