@@ -267,6 +267,16 @@ class LoadScheduler(Scheduler):
                 self._note("updates_with_uuid")
             if state not in TERMINAL:
                 return
+            if "uuid" not in status and status.get("reason") == "REASON_MASTER_DISCONNECTED":
+                # The driver's own verdict on a launch that did not reach the master (as the Mesos
+                # driver's): the ACCEPT may have been written before the connection broke, so the
+                # task may exist after all and finish later: a failed launch, as when the call raises.
+                if self.in_flight.pop(task_id, None) is not None:
+                    self._failed_launches[task_id] = None
+                    while len(self._failed_launches) > FAILED_LAUNCHES_KEPT:
+                        del self._failed_launches[next(iter(self._failed_launches))]
+                self._note("launch_not_delivered")
+                return
             if "uuid" not in status and state not in MASTER_VERDICTS:
                 # The master's word on a task it knows (reconciliation's "latest state"): the
                 # agent's own update, with its uuid, is still to come (or to be resent).

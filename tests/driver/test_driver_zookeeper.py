@@ -208,7 +208,7 @@ def test_a_zookeeper_restart_keeps_the_subscription_and_the_watch(own_zookeeper,
         subscriptions = len(first.calls_of_type("SUBSCRIBE"))
         zk.restart()
         restarted = time.monotonic()
-        wait_until(lambda: detector.reconnections == 1, "the detector reconnected")
+        wait_until(lambda: detector.reconnections >= 1, "the detector reconnected")  # twice on a loaded machine
         figure("detector back after ZooKeeper restart()", time.monotonic() - restarted)
         wait_until(lambda: zookeeper_sessions(zk) == 3, "the masters' memberships reconnected")
         assert detector.session_id == session and detector.sessions == 1, "the session survived"
@@ -247,7 +247,7 @@ def test_a_zookeeper_outage_longer_than_the_session_timeout(own_zookeeper, ca, i
         zk.start()
         restarted = time.monotonic()
         figure("ZooKeeper outage", restarted - stopped)
-        wait_until(lambda: detector.reconnections == 1, "the detector reconnected")
+        wait_until(lambda: detector.reconnections >= 1, "the detector reconnected")  # twice on a loaded machine
         figure("detector back after the long outage", time.monotonic() - restarted)
         assert detector.session_id == session and detector.sessions == 1, "the detector's session survived"
         first.register_in_zookeeper(zk.hosts, path)  # the masters come back with new nodes
