@@ -96,3 +96,25 @@ def test_the_lowest_sequence_leads_and_the_next_takes_over(zookeeper, client, pa
         first.unregister_from_zookeeper()
         assert leader_node(zookeeper.hosts, path) == second_name
         assert sorted(client.get_children(path)) == sorted([second_name, "log_replicas"])
+
+
+def test_a_master_whose_session_expired_joins_again_with_a_new_node(zookeeper, client, path, ca) -> None:
+    """Mesos: a master that loses its candidacy exits and, restarted, joins again (Master::lostCandidacy)."""
+    import time
+
+    with FakeMaster(tls=ca, plain_http=False) as master:
+        first = master.register_in_zookeeper(zookeeper.hosts, path)
+        membership = master._zookeeper
+        deadline = time.monotonic() + 30
+        while membership.rejoins == 0:
+            assert time.monotonic() < deadline, "the master did not join again"
+            thief = KazooClient(zookeeper.hosts, client_id=membership._client.client_id)
+            thief.start(timeout=30)
+            thief.stop()  # closes the master's session: its node goes with it
+            thief.close()
+            end = time.monotonic() + 5
+            while membership.rejoins == 0 and time.monotonic() < end:
+                time.sleep(0.05)
+        children = client.get_children(path)
+        assert first not in children and membership.name in children
+        assert membership.sequence > int(first.rsplit("_", 1)[-1])

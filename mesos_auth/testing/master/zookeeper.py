@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
+import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 if TYPE_CHECKING:
@@ -79,14 +81,37 @@ class ZooKeeperMembership:
         # hour), so that a master's node outlives a ZooKeeper restart as Mesos' does.
         retry = KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=1.0)
         self._client: Any = KazooClient(hosts, timeout=session_timeout, connection_retry=retry)
+        self._data = data
+        self._prefix = ("" if path == "/" else path) + "/" + MASTER_INFO_JSON_LABEL + "_"
+        self._leaving = threading.Event()
+        self.rejoins = 0
         self._client.start(timeout=30.0)
         try:
             self._client.ensure_path(path)  # GroupProcess::create: the path, intermediate nodes included
-            prefix = ("" if path == "/" else path) + "/" + MASTER_INFO_JSON_LABEL + "_"
-            self.node: Optional[str] = self._client.create(prefix, data, ephemeral=True, sequence=True)
+            self.node: Optional[str] = self._client.create(self._prefix, data, ephemeral=True, sequence=True)
         except BaseException:
             self._close()
             raise
+        self._client.add_listener(self._on_state)
+
+    def _on_state(self, state: str) -> None:
+        """A session that expired took the node with it. A Mesos master then loses its
+        candidacy and exits (``Master::lostCandidacy``); restarted by its supervisor, it
+        joins again: the fake joins again at once, with a new node (kazoo opens a new
+        session by itself). Called on kazoo's connection thread: the work goes elsewhere."""
+        if state == "LOST" and not self._leaving.is_set():
+            self._client.handler.spawn(self._rejoin)
+
+    def _rejoin(self) -> None:
+        deadline = time.monotonic() + 60.0
+        while not self._leaving.is_set() and time.monotonic() < deadline:
+            try:
+                self._client.ensure_path(self.path)
+                self.node = self._client.create(self._prefix, self._data, ephemeral=True, sequence=True)
+                self.rejoins += 1
+                return
+            except Exception:  # not connected again yet: try again shortly
+                self._leaving.wait(0.2)
 
     @property
     def name(self) -> str:
@@ -99,6 +124,7 @@ class ZooKeeperMembership:
 
     def leave(self) -> None:
         """Delete the node and end the session (a master that exits)."""
+        self._leaving.set()
         if self.node is not None and self._client.connected:
             from kazoo.exceptions import NoNodeError  # type: ignore[import-untyped]
 
