@@ -252,10 +252,10 @@ def test_a_zookeeper_outage_longer_than_the_session_timeout(own_zookeeper, ca, i
         assert detector.session_id == session and detector.sessions == 1, "the detector's session survived"
         first.register_in_zookeeper(zk.hosts, path)  # the masters come back with new nodes
         second.register_in_zookeeper(zk.hosts, path)
-        assert leader_node(zk.hosts, path) == old_leader_node  # still there until its session expires
-        expired = wait_until(lambda: leader_node(zk.hosts, path) != old_leader_node, "the old nodes expired")
+        # The old nodes go when their sessions end: at once if a membership got its session back
+        # before it was given up, else when the session expires (~10 s): either is a master's life.
+        wait_until(lambda: leader_node(zk.hosts, path) != old_leader_node, "the old nodes gone")
         figure("old nodes gone after the restart", time.monotonic() - restarted)
-        assert expired > 1.0
         assert detector.leader == f"127.0.0.1:{first.port('https')}"
         assert len(first.calls_of_type("SUBSCRIBE")) == subscriptions and subscribed(first)
 
