@@ -92,6 +92,7 @@ from mesos_auth.iam import RetryableLoginFailure, observing_login_failures
 from mesos_auth.leaders import ClusterMembers
 from mesos_auth.master_uri import MasterAddress, follow_redirect, is_zookeeper, parse_master, parse_masters
 from mesos_auth.permission_events import permission_denied_in
+from mesos_auth.permissions.roles import has_capability
 from mesos_auth.recordio import DEFAULT_MAX_RECORD
 from mesos_auth.retry import RetryPolicy
 from mesos_auth.security_mode import SecurityMode, resolve_security_mode
@@ -118,7 +119,7 @@ from mesos_auth.transport import (
     speaks_tls,
     tls_error,
 )
-from mesos_auth.undelivered import has_capability, launched_task_ids, master_disconnected_status, task_id_of
+from mesos_auth.undelivered import launched_task_ids, master_disconnected_status, task_id_of
 from mesos_auth.zookeeper_detector import ZooKeeperMasterDetector, ZooKeeperURL, parse_zookeeper_url
 
 logger = logging.getLogger(__name__)

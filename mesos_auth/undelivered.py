@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Mapping
 
-__all__ = ["has_capability", "launched_task_ids", "master_disconnected_status", "task_id_of"]
+__all__ = ["launched_task_ids", "master_disconnected_status", "task_id_of"]
 
 
 def launched_task_ids(operations: Any) -> List[Any]:
@@ -43,13 +43,6 @@ def master_disconnected_status(task_id: Any, *, partition_aware: bool) -> Dict[s
         "message": "Master disconnected",
         "timestamp": time.time(),
     }
-
-
-def has_capability(framework_info: Mapping[str, Any], name: str) -> bool:
-    capabilities = framework_info.get("capabilities")
-    if not isinstance(capabilities, list):
-        return False
-    return any(isinstance(c, Mapping) and c.get("type") == name for c in capabilities)
 
 
 def task_id_of(status: Any) -> str:

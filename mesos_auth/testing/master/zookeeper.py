@@ -146,15 +146,12 @@ def leader_node(hosts: str, path: str = "/mesos") -> Optional[str]:
     (``log_replicas``); None when there is no member."""
     from kazoo.client import KazooClient
 
+    from mesos_auth.zookeeper_detector import leader_of
+
     client = KazooClient(hosts)
     client.start(timeout=30.0)
     try:
-        members = []
-        for child in client.get_children(path):
-            label, _, suffix = child.rpartition("_")
-            if label and suffix.isdigit():
-                members.append((int(suffix), child))
-        return min(members)[1] if members else None
+        return leader_of(client.get_children(path))  # the driver's rule, the same for both
     finally:
         client.stop()
         client.close()
