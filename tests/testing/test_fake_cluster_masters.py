@@ -161,11 +161,16 @@ def test_a_framework_follows_failovers_through_zookeeper_and_loses_no_update(ha_
     with running(driver):
         scheduler.wait_for(scheduler.finished, what="the first task finished")
         framework_id = scheduler.framework_ids[0]
-        for expected_leader in (ha_cluster.masters[1], ha_cluster.masters[2], ha_cluster.masters[0]):
+        for round_, expected_leader in enumerate((ha_cluster.masters[1], ha_cluster.masters[2], ha_cluster.masters[0])):
             scheduler.wanted += 1
             new = ha_cluster.fail_over()
             assert new is expected_leader
             new.wait_for(lambda new=new: subscribed(new, framework_id), what="re-subscribed with its id")
+            # The driver's SUBSCRIBED callback may come after the master's record (a launch lost in
+            # the failover finishes the wanted task at once, as TASK_LOST): wait for it too.
+            scheduler.wait_for(
+                lambda round_=round_: scheduler.kinds().count("reregistered") >= round_ + 1, what="reregistered"
+            )
             scheduler.wait_for(scheduler.finished, what="a task launched through the new leader finished")
             new.wait_for(lambda new=new: all_acknowledged(new), what="every update acknowledged")
         assert driver.master_address is not None
